@@ -1,0 +1,166 @@
+"""The ``vidgen`` command: curate, query, config show, ui, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .core.errors import VidgenError
+
+
+def _add_home(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", help="store root (default: $VIDGEN_HOME, else ./vidgen_home)")
+
+
+def _print_table(table, fmt: str) -> None:
+    rows = table.to_pylist()
+    if fmt == "json":
+        print(json.dumps(rows, indent=1, default=str, ensure_ascii=False))
+        return
+    import csv
+
+    writer = csv.writer(sys.stdout)
+    writer.writerow(table.column_names)
+    for r in rows:
+        writer.writerow([r[c] for c in table.column_names])
+
+
+def cmd_curate(args) -> int:
+    from .runner import curate
+
+    result = curate(args.paths, home=args.home, config_path=args.config, shard_size=args.shard_size,
+                    until=args.until)
+    _summary(args.home)
+    if not result.runs:
+        print("nothing to do: every shard is up to date")
+    return 0 if result.ok else 1
+
+
+def _summary(home: str | None) -> None:
+    from .core.store import Store
+
+    store = Store(home)
+    states = store.query(
+        "SELECT state, count(*) AS videos FROM video_states GROUP BY state ORDER BY state"
+    ).to_pylist()
+    clips = store.query("SELECT count(*) AS n, coalesce(sum(duration_s), 0) AS s FROM clips").to_pylist()[0]
+    dropped = store.query(
+        "SELECT split_part(reason, ':', 1) AS reason, count(*) AS n FROM dropped_scenes GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    print("videos: " + ", ".join(f"{r['state']}={r['videos']}" for r in states))
+    print(f"clips: {clips['n']} ({clips['s']:.1f} s)"
+          + ("; dropped scenes: " + ", ".join(f"{r['reason']}={r['n']}" for r in dropped) if dropped else ""))
+    for r in store.query(
+        "SELECT path, state, reason FROM video_states WHERE state IN ('failed', 'duplicate') ORDER BY path"
+    ).to_pylist():
+        print(f"  {r['state']}: {r['path']}: {r['reason']}")
+    print(f"catalog: {store.catalog_path}  (try: vidgen query --home {store.home} \"SELECT * FROM clips\")")
+
+
+def cmd_query(args) -> int:
+    import duckdb
+
+    from .core.store import Store
+
+    try:
+        table = Store(args.home).query(args.sql)
+    except duckdb.Error as exc:
+        print(f"vidgen query: {exc}", file=sys.stderr)
+        return 2
+    _print_table(table, args.format)
+    return 0
+
+
+def cmd_config_show(args) -> int:
+    from .core.config import load_config
+
+    config = load_config(args.config)
+    if args.format == "json":
+        print(json.dumps(config, indent=2))
+    else:
+        import yaml
+
+        print(yaml.safe_dump(config, sort_keys=False), end="")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    from .runner import use_home
+
+    home = use_home(args.home, args.config)
+    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
+    cmd += ["-w", str(workspace)] if workspace.exists() else ["-m", "vidgen_dagster.definitions"]
+    print(f"Dagster UI on http://{args.host}:{args.port} over {home} (Ctrl-C stops it)")
+    return subprocess.call(cmd, env=os.environ.copy())
+
+
+def cmd_demo(args) -> int:
+    from .core.demo import render_samples
+    from .core.store import resolve_home
+    from .runner import curate
+
+    home = resolve_home(args.home)
+    folder = Path(home) / "demo_footage"
+    files = render_samples(folder)
+    print(f"rendered {len(files)} sample videos into {folder}")
+    result = curate([str(folder)], home=home, config_path=args.config)
+    _summary(home)
+    return 0 if result.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidgen", description="VidGen-1M video curation on Dagster")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("curate", help="register footage into shards and materialize the graph for them")
+    p.add_argument("paths", nargs="+", help="video files or folders (walked)")
+    _add_home(p)
+    p.add_argument("--shard-size", type=int, help="files per shard (default: ingest.shard_size)")
+    p.add_argument("--config", help="YAML file over the defaults")
+    p.add_argument("--until", help="stop after this asset (e.g. videos, scenes, clips)")
+    p.set_defaults(func=cmd_curate)
+
+    p = sub.add_parser("query", help="run SQL against the DuckDB catalog")
+    p.add_argument("sql")
+    _add_home(p)
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("config", help="configuration")
+    csub = p.add_subparsers(dest="config_command", required=True)
+    s = csub.add_parser("show", help="print the effective configuration")
+    s.add_argument("--config", help="YAML file over the defaults")
+    s.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    s.set_defaults(func=cmd_config_show)
+
+    p = sub.add_parser("ui", help="Dagster webserver and daemon over the same home")
+    _add_home(p)
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--config", help="YAML file over the defaults")
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("demo", help="render a small sample set with PyAV and curate it")
+    _add_home(p)
+    p.add_argument("--config", help="YAML file over the defaults")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (VidgenError, ValueError) as exc:
+        print(f"vidgen {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

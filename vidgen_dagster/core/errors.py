@@ -1,0 +1,47 @@
+"""Typed errors. Each carries a short machine-readable ``code`` that lands in the ``error`` column."""
+
+
+class VidgenError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def record(self) -> str:
+        """The text stored in an ``error`` column: ``code: message``."""
+        return f"{self.code}: {self.message}"
+
+
+class ConfigError(VidgenError):
+    code = "config"
+
+
+class VideoOpenError(VidgenError):
+    """The container could not be opened or holds no usable video stream."""
+
+    code = "open_failed"
+
+
+class NoVideoStreamError(VideoOpenError):
+    code = "no_video_stream"
+
+
+class DemuxError(VidgenError):
+    code = "demux_failed"
+
+
+class DecodeError(VidgenError):
+    """The codec failed on the stream's data (corrupt or truncated bitstream)."""
+
+    code = "decode_failed"
+
+
+class EmptyVideoError(VidgenError):
+    code = "no_frames"
+
+
+class StoreError(VidgenError):
+    code = "store"

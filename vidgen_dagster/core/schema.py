@@ -1,0 +1,71 @@
+"""Column schemas of every table. Columns may be added; existing names are a contract."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+STR, F64, I64, BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
+
+TABLES: dict[str, pa.Schema] = {
+    "shard_manifest": pa.schema(
+        [("shard", STR), ("path", STR), ("size_bytes", I64), ("mtime_ns", I64), ("registered_at", STR)]
+    ),
+    "videos": pa.schema(
+        [
+            ("video_id", STR), ("shard", STR), ("path", STR),
+            ("status", STR),  # ok | failed | duplicate
+            ("error", STR), ("duplicate_of", STR),
+            ("duration_s", F64), ("fps", F64), ("fps_nominal", F64), ("vfr", BOOL), ("frame_count", I64),
+            ("width", I64), ("height", I64), ("rotation", I64), ("sample_aspect_ratio", STR),
+            ("codec", STR), ("pixel_format", STR), ("stream_index", I64), ("video_streams", I64),
+            ("streams", I64), ("start_time_s", F64), ("size_bytes", I64), ("sha256", STR),
+        ]
+    ),
+    # One row per video that reached scene detection: the decode pass's own record.
+    "scene_runs": pa.schema(
+        [
+            ("video_id", STR), ("shard", STR),
+            ("status", STR),  # ok | failed | skipped (video not ok)
+            ("error", STR), ("frames_decoded", I64), ("analysis_width", I64), ("analysis_height", I64),
+            ("scene_count", I64), ("frame_times_s", pa.list_(F64)), ("brightness", pa.list_(pa.float32())),
+            ("config_hash", STR), ("seconds", F64),
+        ]
+    ),
+    "scenes": pa.schema(
+        [
+            ("video_id", STR), ("shard", STR), ("scene_index", I64),
+            ("start_frame", I64), ("end_frame", I64), ("start_s", F64), ("end_s", F64),
+            ("boundary", STR),  # what started the scene: start | cut | fade
+            ("end_boundary", STR), ("core_start_frame", I64), ("core_end_frame", I64),
+        ]
+    ),
+    "clips": pa.schema(
+        [
+            ("clip_id", STR), ("video_id", STR), ("shard", STR), ("scene_index", I64), ("part", I64),
+            ("start_frame", I64), ("end_frame", I64), ("start_s", F64), ("end_s", F64), ("duration_s", F64),
+            ("config_hash", STR),
+        ]
+    ),
+    # Scenes that produced no clip, with the reason (too short, transition only).
+    "dropped_scenes": pa.schema(
+        [
+            ("video_id", STR), ("shard", STR), ("scene_index", I64), ("start_frame", I64), ("end_frame", I64),
+            ("start_s", F64), ("end_s", F64), ("reason", STR), ("config_hash", STR),
+        ]
+    ),
+}
+
+# Derived views in the catalog: every video's one terminal state so far.
+VIEWS: dict[str, str] = {
+    "video_states": """
+        SELECT v.video_id, v.shard, v.path,
+               CASE WHEN v.status <> 'ok' THEN v.status
+                    WHEN r.status = 'failed' THEN 'failed'
+                    WHEN r.status = 'ok' THEN 'processed'
+                    ELSE 'pending' END AS state,
+               CASE WHEN v.status <> 'ok' THEN 'videos'
+                    WHEN r.status IS NOT NULL THEN 'scenes' ELSE NULL END AS stage,
+               COALESCE(NULLIF(v.error, ''), r.error) AS reason
+        FROM videos v LEFT JOIN scene_runs r USING (video_id, shard)
+    """,
+}

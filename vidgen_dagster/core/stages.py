@@ -1,0 +1,155 @@
+"""The per-shard stages of the left half of the graph, free of Dagster.
+
+Each function reads its upstream tables from the :class:`Store`, does the work, writes its own
+tables (whole-file replacement) and returns a small summary for asset metadata. A video that
+fails gets a row that says why; it never stops the shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict
+
+from . import media
+from .config import section_hash
+from .errors import VidgenError
+from .scenes import ClipSettings, Scene, SceneSettings, detect_scenes, scenes_to_clips
+from .shards import load_manifest
+from .store import Store
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, str], None]
+
+
+def video_id_for(path: str) -> str:
+    return "v-" + hashlib.sha256(path.encode()).hexdigest()[:16]
+
+
+def _noop(done: int, total: int, what: str) -> None:
+    pass
+
+
+def run_shard_manifest(store: Store, shard: str) -> dict:
+    m = load_manifest(store, shard)
+    rows = [
+        {"shard": shard, "path": f.path, "size_bytes": f.size_bytes, "mtime_ns": f.mtime_ns,
+         "registered_at": m.registered_at}
+        for f in m.files
+    ]
+    store.write("shard_manifest", shard, rows)
+    return {"files": len(rows), "bytes": sum(r["size_bytes"] for r in rows)}
+
+
+def run_videos(store: Store, shard: str, progress: Progress = _noop) -> dict:
+    """Probe every file of the shard; mark exact duplicates; record failures with their reason."""
+    files = store.rows("shard_manifest", shard)
+    # Content already accepted in another shard: a later copy is a duplicate of it.
+    others = {
+        r["sha256"]: r["video_id"]
+        for r in store.rows("videos")
+        if r["shard"] != shard and r["status"] == "ok" and r["sha256"]
+    }
+    seen: dict[str, str] = {}
+    rows = []
+    for i, f in enumerate(sorted(files, key=lambda r: r["path"])):
+        path = f["path"]
+        vid = video_id_for(path)
+        row = {"video_id": vid, "shard": shard, "path": path, "status": "ok", "error": None}
+        progress(i, len(files), path)
+        try:
+            row["size_bytes"] = os.stat(path).st_size
+            row["sha256"] = media.sha256_file(path)
+        except OSError as exc:
+            row.update(status="failed", error=f"unreadable: {exc.strerror or exc}")
+            rows.append(row)
+            continue
+        original = others.get(row["sha256"]) or seen.get(row["sha256"])
+        if original:
+            row.update(status="duplicate", duplicate_of=original, error=f"duplicate of {original}")
+            rows.append(row)
+            continue
+        try:
+            row.update(media.probe(path).as_row())
+        except VidgenError as exc:
+            row.update(status="failed", error=exc.record())
+        else:
+            seen[row["sha256"]] = vid
+        rows.append(row)
+    progress(len(files), len(files), "done")
+    store.write("videos", shard, rows)
+    counts = Counter(r["status"] for r in rows)
+    return {"videos": len(rows), **{f"status_{k}": v for k, v in sorted(counts.items())},
+            "failures": {r["path"]: r["error"] for r in rows if r["status"] == "failed"}}
+
+
+def run_scenes(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
+    """One decode pass per ok video: scene boundaries plus per-frame times for the clip stage."""
+    settings = SceneSettings.from_dict(config["scenes"])
+    chash = section_hash(config, "scenes")
+    videos = store.rows("videos", shard)
+    runs, scene_rows = [], []
+    for i, v in enumerate(videos):
+        progress(i, len(videos), v["path"])
+        run = {"video_id": v["video_id"], "shard": shard, "config_hash": chash}
+        if v["status"] != "ok":
+            runs.append({**run, "status": "skipped", "error": f"video {v['status']}"})
+            continue
+        t0 = time.perf_counter()
+        probe = media.VideoProbe(**{k: v[k] for k in media.VideoProbe.__dataclass_fields__})
+        try:
+            det = detect_scenes(v["path"], probe, settings)
+            if det.frames_decoded == 0:
+                raise media.EmptyVideoError("no frame decoded")
+        except VidgenError as exc:
+            runs.append({**run, "status": "failed", "error": exc.record(), "seconds": time.perf_counter() - t0})
+            continue
+        runs.append({
+            **run, "status": "ok", "error": None, "frames_decoded": det.frames_decoded,
+            "analysis_width": det.analysis_width, "analysis_height": det.analysis_height,
+            "scene_count": len(det.scenes), "frame_times_s": det.frame_times_s, "brightness": det.brightness,
+            "seconds": round(time.perf_counter() - t0, 4),
+        })
+        scene_rows += [{"video_id": v["video_id"], "shard": shard, **asdict(s)} for s in det.scenes]
+    progress(len(videos), len(videos), "done")
+    store.write("scene_runs", shard, runs)
+    store.write("scenes", shard, scene_rows)
+    counts = Counter(r["status"] for r in runs)
+    boundaries = Counter(r["boundary"] for r in scene_rows)
+    return {"videos": len(runs), "scenes": len(scene_rows),
+            **{f"videos_{k}": n for k, n in sorted(counts.items())},
+            **{f"boundaries_{k}": n for k, n in sorted(boundaries.items()) if k != "start"},
+            "failures": {r["video_id"]: r["error"] for r in runs if r["status"] == "failed"}}
+
+
+def run_clips(store: Store, shard: str, config: dict) -> dict:
+    """Scenes → training clips (cheap: reads the stored scenes and frame times, decodes nothing)."""
+    settings = ClipSettings.from_dict(config["clips"])
+    chash = section_hash(config, "scenes", "clips")
+    runs = {r["video_id"]: r for r in store.rows("scene_runs", shard) if r["status"] == "ok"}
+    by_video: dict[str, list[Scene]] = {}
+    for r in store.rows("scenes", shard):
+        by_video.setdefault(r["video_id"], []).append(
+            Scene(**{k: r[k] for k in Scene.__dataclass_fields__})
+        )
+    clip_rows, dropped_rows = [], []
+    for vid, run in sorted(runs.items()):
+        scenes = sorted(by_video.get(vid, []), key=lambda s: s.scene_index)
+        spans, dropped = scenes_to_clips(scenes, run["frame_times_s"], settings)
+        for k, c in enumerate(spans):
+            clip_rows.append({
+                "clip_id": f"{vid}-{k:04d}", "video_id": vid, "shard": shard, **asdict(c),
+                "duration_s": c.duration_s, "config_hash": chash,
+            })
+        dropped_rows += [{"video_id": vid, "shard": shard, **asdict(d), "config_hash": chash} for d in dropped]
+    store.write("clips", shard, clip_rows)
+    store.write("dropped_scenes", shard, dropped_rows)
+    reasons = Counter(d["reason"].split(":")[0] for d in dropped_rows)
+    total = sum(c["duration_s"] for c in clip_rows)
+    return {"clips": len(clip_rows), "clip_seconds": round(total, 2),
+            "mean_clip_s": round(total / len(clip_rows), 2) if clip_rows else 0.0,
+            "dropped_scenes": len(dropped_rows), **{f"dropped_{k}": v for k, v in sorted(reasons.items())}}

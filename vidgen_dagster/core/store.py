@@ -1,0 +1,209 @@
+"""Per-shard Parquet tables and the DuckDB catalog over them.
+
+Layout under ``<home>`` (a local folder or an fsspec/pyarrow URI such as ``s3://bucket/prefix``)::
+
+    tables/<table>/<shard>.parquet   one file per (table, shard), replaced whole on re-materialisation
+    catalog.duckdb                   one view per table over tables/<table>/*.parquet
+    manifests/<shard>.json           what the shard registry decided (see shards.py)
+
+Writes go to a hidden temporary name in the same folder and are renamed into place, so a killed
+run leaves either the old file or the new one, never half of one, and a re-run replaces rows
+instead of appending them. Many processes (k8s pods) can write different shards at once; only
+the catalog file is single-writer, and it is only touched to (re)create views.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from .errors import StoreError
+from .schema import TABLES, VIEWS
+
+_SHARD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+def resolve_home(home: str | os.PathLike | None = None) -> str:
+    """``home`` if given, else ``$VIDGEN_HOME``, else ``./vidgen_home``; local paths made absolute."""
+    value = str(home or os.environ.get("VIDGEN_HOME") or "vidgen_home")
+    if "://" in value:
+        return value.rstrip("/")
+    return str(Path(value).expanduser().resolve())
+
+
+class Store:
+    def __init__(self, home: str | os.PathLike | None = None):
+        self.home = resolve_home(home)
+        self.fs, self._root = pafs.FileSystem.from_uri(self.home if "://" in self.home else Path(self.home).as_uri())
+        self.is_local = isinstance(self.fs, pafs.LocalFileSystem)
+
+    # -- paths ---------------------------------------------------------------------------------
+    def _path(self, *parts: str) -> str:
+        return "/".join([self._root.rstrip("/"), *parts])
+
+    def uri(self, *parts: str) -> str:
+        """A path DuckDB and users can read: local path, or the full URI on an object store."""
+        return self._path(*parts) if self.is_local else "/".join([self.home, *parts])
+
+    def table_file(self, table: str, shard: str) -> str:
+        _check(table, shard)
+        return self._path("tables", table, f"{shard}.parquet")
+
+    @property
+    def catalog_path(self) -> str:
+        if not self.is_local:
+            raise StoreError("the DuckDB catalog file lives on local disk; set a local --home for it")
+        return self._path("catalog.duckdb")
+
+    # -- writes --------------------------------------------------------------------------------
+    def write(self, table: str, shard: str, rows: list[dict[str, Any]] | pa.Table) -> str:
+        """Replace ``table``'s rows for ``shard`` atomically. Returns the file path."""
+        schema = TABLES[table]
+        if isinstance(rows, pa.Table):
+            data = rows.select(schema.names).cast(schema)
+        else:
+            data = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
+        final = self.table_file(table, shard)
+        folder = final.rsplit("/", 1)[0]
+        self.fs.create_dir(folder, recursive=True)
+        tmp = f"{folder}/.{shard}.{uuid.uuid4().hex}.tmp"
+        try:
+            with self.fs.open_output_stream(tmp) as sink:
+                pq.write_table(data, sink, compression="zstd")
+            self.fs.move(tmp, final)  # rename(2) locally: atomic replacement
+        except BaseException:
+            try:
+                self.fs.delete_file(tmp)
+            except (FileNotFoundError, OSError):
+                pass
+            raise
+        return final
+
+    def write_bytes(self, rel: str, payload: bytes) -> str:
+        final = self._path(*rel.split("/"))
+        folder = final.rsplit("/", 1)[0]
+        self.fs.create_dir(folder, recursive=True)
+        tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
+        with self.fs.open_output_stream(tmp) as sink:
+            sink.write(payload)
+        self.fs.move(tmp, final)
+        return final
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.fs.open_input_stream(self._path(*rel.split("/"))) as src:
+            return src.read()
+
+    def list_files(self, rel: str, suffix: str = "") -> list[str]:
+        selector = pafs.FileSelector(self._path(*rel.split("/")), allow_not_found=True)
+        names = [i.base_name for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.File]
+        return sorted(n for n in names if n.endswith(suffix) and not n.startswith("."))
+
+    # -- reads ---------------------------------------------------------------------------------
+    def has(self, table: str, shard: str) -> bool:
+        return self.fs.get_file_info(self.table_file(table, shard)).type == pafs.FileType.File
+
+    def read(self, table: str, shard: str | None = None) -> pa.Table:
+        """One shard's rows, or every shard's (an empty table with the schema when none exist)."""
+        schema = TABLES[table]
+        if shard is not None:
+            if not self.has(table, shard):
+                return schema.empty_table()
+            with self.fs.open_input_file(self.table_file(table, shard)) as src:
+                return _conform(pq.read_table(src), schema)
+        parts = []
+        for name in self.list_files(f"tables/{table}", ".parquet"):
+            with self.fs.open_input_file(self._path("tables", table, name)) as src:
+                parts.append(_conform(pq.read_table(src), schema))
+        return pa.concat_tables(parts) if parts else schema.empty_table()
+
+    def rows(self, table: str, shard: str | None = None) -> list[dict[str, Any]]:
+        return self.read(table, shard).to_pylist()
+
+    # -- catalog -------------------------------------------------------------------------------
+    def refresh_catalog(self, retries: int = 40) -> None:
+        """(Re)create every view. Retries while another process holds the catalog's write lock."""
+        delay = 0.05
+        for attempt in range(retries):
+            try:
+                self.fs.create_dir(self._root, recursive=True)
+                con = duckdb.connect(self.catalog_path)
+                try:
+                    self._create_views(con)
+                finally:
+                    con.close()
+                return
+            except duckdb.IOException as exc:  # lock held by another writer
+                if attempt == retries - 1:
+                    raise StoreError(f"catalog {self.catalog_path} stayed locked: {exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        for table, schema in TABLES.items():
+            if self.list_files(f"tables/{table}", ".parquet"):
+                glob = self.uri("tables", table, "*.parquet").replace("'", "''")
+                con.execute(
+                    f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{glob}', union_by_name=true)"
+                )
+            else:
+                con.execute(f"CREATE OR REPLACE VIEW {table} AS {_empty_select(schema)}")
+        for name, sql in VIEWS.items():
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+
+    def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+        """A connection to the catalog (created on first use)."""
+        if not Path(self.catalog_path).exists():
+            self.refresh_catalog()
+        return duckdb.connect(self.catalog_path, read_only=read_only)
+
+    def query(self, sql: str) -> pa.Table:
+        con = self.connect(read_only=True)
+        try:
+            rel = con.sql(sql)
+            return rel.to_arrow_table() if rel is not None else pa.table({})
+        finally:
+            con.close()
+
+
+def _check(table: str, shard: str) -> None:
+    if table not in TABLES:
+        raise StoreError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
+    if not _SHARD_RE.match(shard):
+        raise StoreError(f"invalid shard id {shard!r}")
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Old files may lack columns added later: add them as nulls, keep the schema's order."""
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            cols.append(table[f.name].cast(f.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.float32(): "FLOAT", pa.int64(): "BIGINT",
+    pa.bool_(): "BOOLEAN",
+}
+
+
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_list(t):
+        return _duck_type(t.value_type) + "[]"
+    return _DUCK_TYPES[t]
+
+
+def _empty_select(schema: pa.Schema) -> str:
+    cols = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schema)
+    return f"SELECT {cols} WHERE false"

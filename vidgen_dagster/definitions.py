@@ -1,0 +1,33 @@
+"""The Dagster code location: ``dagster dev -w workspace.yaml`` or ``vidgen ui`` loads ``defs``."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from .core.config import load_config
+from .core.store import resolve_home
+from .defs.ingest import build_footage_sensor, shard_manifest, videos
+from .defs.resources import VidgenResource, video_shards
+from .defs.scenes import build_scene_assets
+
+
+def build_definitions(home: str | None = None, config_path: str | None = None) -> dg.Definitions:
+    """Definitions for one store home and configuration (code versions follow the configuration)."""
+    config_path = config_path or os.environ.get("VIDGEN_CONFIG") or ""
+    config = load_config(config_path or None)
+    assets = [shard_manifest, videos, *build_scene_assets(config)]
+    curate_shard = dg.define_asset_job(
+        "curate_shard", selection=dg.AssetSelection.assets(*assets), partitions_def=video_shards,
+        description="Everything per shard, from the manifest to clips.",
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[curate_shard],
+        sensors=[build_footage_sensor(curate_shard)],
+        resources={"vidgen": VidgenResource(home=resolve_home(home), config_path=str(config_path))},
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,1 @@
+"""Dagster wiring only: assets, sensors and resources call into ``vidgen_dagster.core``."""

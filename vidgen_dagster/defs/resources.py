@@ -1,0 +1,26 @@
+"""The one resource every asset uses: where the store lives and which configuration applies."""
+
+
+from functools import cached_property
+
+import dagster as dg
+
+from ..core.config import load_config
+from ..core.store import Store
+
+video_shards = dg.DynamicPartitionsDefinition(name="video_shards")
+
+
+class VidgenResource(dg.ConfigurableResource):
+    """``home``: the store root (local folder or URI). ``config_path``: a YAML file over the defaults."""
+
+    home: str
+    config_path: str = ""
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.home)
+
+    @cached_property
+    def config(self) -> dict:
+        return load_config(self.config_path or None)

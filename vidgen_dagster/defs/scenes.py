@@ -1,0 +1,35 @@
+"""Scene detection and clip building."""
+
+
+import dagster as dg
+
+from ..core.config import section_hash
+from ..core.stages import run_clips, run_scenes
+from .common import log_progress, result
+from .ingest import videos
+from .resources import VidgenResource, video_shards
+
+
+def build_scene_assets(config: dict) -> list:
+    @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[videos],
+              code_version=f"1-{section_hash(config, 'scenes')}",
+              op_tags={"dagster-k8s/config": {"container_config": {"resources": {
+                  "requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}}}},
+              description="PySceneDetect cascade (hard cuts + fades) on one decode pass per video at "
+                          "analysis resolution; boundaries in frames and real seconds.")
+    def scenes(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
+        summary = run_scenes(vidgen.store, context.partition_key, vidgen.config,
+                             log_progress(context, "detecting scenes"))
+        for vid, error in summary.pop("failures").items():
+            context.log.warning(f"scene detection failed for {vid}: {error}")
+        return result(vidgen, "scenes", context.partition_key, summary, extra_tables=["scene_runs"])
+
+    @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[scenes],
+              code_version=f"1-{section_hash(config, 'clips')}",
+              description="Training clips: transition frames excluded, short scenes dropped with reason, "
+                          "long scenes split.")
+    def clips(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
+        summary = run_clips(vidgen.store, context.partition_key, vidgen.config)
+        return result(vidgen, "clips", context.partition_key, summary, extra_tables=["dropped_scenes"])
+
+    return [scenes, clips]
