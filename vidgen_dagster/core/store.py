@@ -67,12 +67,12 @@ class Store:
     # -- writes --------------------------------------------------------------------------------
     def write(self, table: str, shard: str, rows: list[dict[str, Any]] | pa.Table) -> str:
         """Replace ``table``'s rows for ``shard`` atomically. Returns the file path."""
+        final = self.table_file(table, shard)  # validates both names
         schema = TABLES[table]
         if isinstance(rows, pa.Table):
             data = rows.select(schema.names).cast(schema)
         else:
             data = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
-        final = self.table_file(table, shard)
         folder = final.rsplit("/", 1)[0]
         self.fs.create_dir(folder, recursive=True)
         tmp = f"{folder}/.{shard}.{uuid.uuid4().hex}.tmp"
@@ -113,6 +113,8 @@ class Store:
 
     def read(self, table: str, shard: str | None = None) -> pa.Table:
         """One shard's rows, or every shard's (an empty table with the schema when none exist)."""
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
         schema = TABLES[table]
         if shard is not None:
             if not self.has(table, shard):

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up (cached) and run the embedded default: render sample footage and curate it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=$(./scripts/setup.sh | tail -n 1)
+exec "$venv/bin/vidgen" demo "$@"

@@ -1,0 +1,123 @@
+"""Scene boundaries against the published ground truth in ../shared/media/groundtruth/cuts.json,
+and the clip rules (transition exclusion, min/max duration, VFR-safe splitting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from vidgen_dagster.core import media as vm
+from vidgen_dagster.core.config import load_defaults
+from vidgen_dagster.core.scenes import ClipSettings, Scene, SceneSettings, detect_scenes, scenes_to_clips
+
+DEFAULTS = SceneSettings.from_dict(load_defaults()["scenes"])
+
+
+def detect(path, **overrides):
+    settings = SceneSettings.from_dict({**DEFAULTS.__dict__, **overrides})
+    return detect_scenes(path, vm.probe(path), settings)
+
+
+def boundaries(det, kinds=("cut", "fade")):
+    return [s.start_frame for s in det.scenes if s.boundary in kinds]
+
+
+def matched(found, expected, tol):
+    return [e for e in expected if any(abs(f - e) <= tol for f in found)]
+
+
+@dataclass(frozen=True)
+class CutCase:
+    file: str
+    expected: tuple[int, ...]  # scene-start frames from the published goldens / tests
+    tol: int = 1
+
+
+CUT_CASES = [
+    CutCase("cuts_fades__pyscenedetect_testvideo.mp4", (30, 180, 394)),
+    CutCase("cuts_vfr_text__pyscenedetect_goldeneye-vfr-drop3.mp4", (60, 140)),
+    CutCase("cuts_rotated__pyscenedetect_issue-134-rotate.mp4", (90, 210)),
+]
+
+
+@pytest.mark.parametrize("case", CUT_CASES, ids=lambda c: c.file.split("__")[0])
+def test_published_cuts_are_found(media, cuts_truth, case):
+    det = detect(media / case.file)
+    assert matched(boundaries(det), case.expected, case.tol) == list(case.expected)
+    # Hard cuts specifically are labelled as cuts.
+    assert len(matched(boundaries(det, ("cut",)), case.expected, case.tol)) >= len(case.expected) - 1
+
+
+def test_testvideo_cuts_match_the_published_golden(media, cuts_truth):
+    golden = cuts_truth["cuts_fades__pyscenedetect_testvideo.mp4"]["published_goldens_scene_starts"]
+    det = detect(media / "cuts_fades__pyscenedetect_testvideo.mp4")
+    assert matched(boundaries(det), golden["ContentDetector.default"], 1) == golden["ContentDetector.default"]
+    # The fades ThresholdDetector finds are all there too (the cascade's second detector).
+    assert matched(boundaries(det, ("fade",)), golden["ThresholdDetector.default"], 1) == \
+        golden["ThresholdDetector.default"]
+
+
+def test_vfr_cut_times_in_seconds(media, cuts_truth):
+    truth = cuts_truth["cuts_vfr_text__pyscenedetect_goldeneye-vfr-drop3.mp4"]
+    det = detect(media / "cuts_vfr_text__pyscenedetect_goldeneye-vfr-drop3.mp4")
+    cuts = [s for s in det.scenes if s.boundary == "cut"]
+    assert [s.start_frame for s in cuts] == truth["decoded_frame_index"]
+    for scene, seconds in zip(cuts, truth["published_cut_times_s"], strict=True):
+        # Real timestamps: a frame-index/nominal-fps conversion would say 60/23.976 = 2.50 s.
+        assert scene.start_s == pytest.approx(seconds, abs=0.005)
+
+
+def test_fades_file_has_no_hard_cut_and_finds_the_fades(media, cuts_truth):
+    det = detect(media / "synthetic_fades__pyscenedetect_fades.mp4")
+    assert boundaries(det, ("cut",)) == []
+    published = cuts_truth["synthetic_fades__pyscenedetect_fades.mp4"]["published"]["ThresholdDetector default"]
+    assert boundaries(det, ("fade",)) == [f for f in published if f > 0]
+
+
+def test_fade_frames_are_excluded_from_clips(media):
+    det = detect(media / "synthetic_fades__pyscenedetect_fades.mp4")
+    clips, dropped = scenes_to_clips(det.scenes, det.frame_times_s, ClipSettings(min_seconds=1.0))
+    assert clips, "the fades file has three visible scenes"
+    for c in clips:
+        assert min(det.brightness[c.start_frame:c.end_frame]) >= DEFAULTS.fade_threshold
+
+
+def test_adaptive_detector_is_selectable(media):
+    det = detect(media / "cuts_vfr_text__pyscenedetect_goldeneye-vfr-drop3.mp4", cut_detector="adaptive")
+    assert matched(boundaries(det), [60, 140], 1) == [60, 140]
+    with pytest.raises(ValueError, match="cut_detector"):
+        detect(media / "cuts_vfr_text__pyscenedetect_goldeneye-vfr-drop3.mp4", cut_detector="nope")
+
+
+def _scene(start, end, kind="start", end_kind="end", core=None):
+    a, b = core or (start, end)
+    return Scene(0, start, end, 0.0, 0.0, kind, end_kind, a, b)
+
+
+def test_long_scene_is_split_on_real_timestamps():
+    # 50 s at 10 fps, but with a gap (VFR): frames 0-249 at 0.1 s, frames 250-399 at 0.2 s.
+    times = [i * 0.1 for i in range(250)] + [25.0 + i * 0.2 for i in range(150)]
+    clips, dropped = scenes_to_clips([_scene(0, 400)], times, ClipSettings(min_seconds=2, max_seconds=20))
+    assert dropped == []
+    assert len(clips) == 3  # 55 s -> 3 parts of ~18.3 s
+    assert clips[0].start_frame == 0 and clips[-1].end_frame == 400
+    for a, b in zip(clips, clips[1:], strict=False):
+        assert a.end_frame == b.start_frame
+    assert all(c.duration_s <= 20.0 + 1e-6 for c in clips)
+    assert max(c.duration_s for c in clips) - min(c.duration_s for c in clips) < 0.5
+
+
+def test_short_and_empty_scenes_are_dropped_with_reason():
+    times = [i / 25 for i in range(100)]
+    scenes = [_scene(0, 40), _scene(40, 100), _scene(100, 100, core=(100, 100))]
+    clips, dropped = scenes_to_clips(scenes[:2], times, ClipSettings(min_seconds=2.0, max_seconds=20.0))
+    assert [(c.start_frame, c.end_frame) for c in clips] == [(40, 100)]
+    assert dropped[0].reason.startswith("too_short: 1.60s")
+    _, dropped = scenes_to_clips([_scene(0, 10, core=(5, 5))], times, ClipSettings())
+    assert dropped[0].reason == "transition_only"
+
+
+def test_clip_settings_are_validated():
+    with pytest.raises(ValueError):
+        scenes_to_clips([], [0.0], ClipSettings(min_seconds=5, max_seconds=6))
