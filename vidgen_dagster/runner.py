@@ -112,7 +112,13 @@ def upstream_of(defs: dg.Definitions, until: str | None) -> list[dg.AssetKey]:
     if target not in partitioned:
         names = ", ".join(sorted(k.to_user_string() for k in partitioned))
         raise ValueError(f"--until {until!r} is not a per-shard asset; choose one of: {names}")
-    return [k for k in partitioned if k == target or k in graph.get(target).ancestor_keys]
+    keep, frontier = {target}, [target]
+    while frontier:  # walk parents: the target and everything upstream of it
+        for parent in graph.get(frontier.pop()).parent_keys:
+            if parent not in keep:
+                keep.add(parent)
+                frontier.append(parent)
+    return [k for k in partitioned if k in keep]
 
 
 def curate(

@@ -1,0 +1,144 @@
+"""The Dagster side: definitions load, each asset materialises per shard, the footage sensor."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import dagster as dg
+import pytest
+
+from vidgen_dagster.core import shards as shardlib
+from vidgen_dagster.core.store import Store
+from vidgen_dagster.definitions import build_definitions
+from vidgen_dagster.defs.resources import video_shards
+
+ASSET_ORDER = ["shard_manifest", "videos", "scenes", "clips"]
+
+
+def test_definitions_load(home):
+    defs = build_definitions(str(home))
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == set(ASSET_ORDER)
+    assert defs.resolve_job_def("curate_shard") is not None
+    assert defs.resolve_sensor_def("footage_sensor") is not None
+
+
+def test_code_version_follows_the_config(home, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("clips: {min_seconds: 3.0}\n")
+    a = build_definitions(str(home)).resolve_asset_graph()
+    b = build_definitions(str(home), str(cfg)).resolve_asset_graph()
+    ver = lambda g, k: g.get(dg.AssetKey(k)).code_version  # noqa: E731
+    assert ver(a, "clips") != ver(b, "clips")
+    assert ver(a, "scenes") == ver(b, "scenes")
+
+
+@pytest.fixture
+def shard(home, demo_footage, tmp_path):
+    """A registered shard of the demo footage plus a copy under a hostile name and an exact duplicate."""
+    folder = tmp_path / "footage"
+    shutil.copytree(demo_footage, folder)
+    shutil.copy(folder / "hard_cuts.mp4", folder / "it's a \"cut\"; rm -rf ünïcödé 日本.mp4")
+    entries = [shardlib.FileEntry.of(p) for p in shardlib.discover([folder], [".mp4"])]
+    (m,) = shardlib.register(Store(home), entries, shard_size=50)
+    return m.shard
+
+
+def test_each_asset_materialises_for_a_shard(home, shard):
+    defs = build_definitions(str(home))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(video_shards.name, [shard])
+    assets = list(defs.assets)
+    store = Store(home)
+    for name in ASSET_ORDER:
+        res = dg.materialize(assets, selection=[name], partition_key=shard, instance=instance,
+                             resources=defs.resources)
+        assert res.success
+        mat = res.asset_materializations_for_node(name)[0]
+        assert mat.partition == shard
+        assert mat.metadata["dagster/row_count"].value == store.read(name, shard).num_rows
+
+    videos = {os.path.basename(r["path"]): r for r in store.rows("videos", shard)}
+    assert len(videos) == 7
+    assert videos["damaged.mp4"]["status"] == "ok"  # the header probes fine ...
+    runs = {r["video_id"]: r for r in store.rows("scene_runs", shard)}
+    assert runs[videos["damaged.mp4"]["video_id"]]["status"] == "failed"  # ... the bitstream does not
+    assert runs[videos["damaged.mp4"]["video_id"]]["error"].startswith("decode_failed: bitstream broke after frame")
+    # The hostile name is the duplicate or the original of hard_cuts.mp4: exactly one of them is ok.
+    pair = [videos["hard_cuts.mp4"], videos["it's a \"cut\"; rm -rf ünïcödé 日本.mp4"]]
+    assert sorted(v["status"] for v in pair) == ["duplicate", "ok"]
+    dup = next(v for v in pair if v["status"] == "duplicate")
+    assert dup["duplicate_of"] == next(v for v in pair if v["status"] == "ok")["video_id"]
+
+    scenes = store.rows("scenes", shard)
+    hard = [s for s in scenes if s["video_id"] == videos["hard_cuts.mp4"]["video_id"] or
+            s["video_id"] == dup["duplicate_of"]]
+    assert [s["start_frame"] for s in hard] == [0, 72, 144]
+    assert [s["boundary"] for s in hard] == ["start", "cut", "cut"]
+    fade = [s for s in scenes if s["video_id"] == videos["fade.mp4"]["video_id"]]
+    assert [s["boundary"] for s in fade] == ["start", "fade"]
+
+    clips = store.rows("clips", shard)
+    assert clips and all(2.0 <= c["duration_s"] <= 20.0 for c in clips)
+    assert len({c["clip_id"] for c in clips}) == len(clips)
+
+    # Every video in exactly one state.
+    store.refresh_catalog()
+    states = store.query("SELECT state, count(*) AS n FROM video_states GROUP BY 1 ORDER BY 1").to_pylist()
+    assert states == [{"state": "duplicate", "n": 1}, {"state": "failed", "n": 1}, {"state": "processed", "n": 5}]
+
+    # A re-run gives the same rows.
+    before = {t: store.read(t, shard).drop_columns(["seconds"]) if t == "scene_runs" else store.read(t, shard)
+              for t in ["videos", "scene_runs", "scenes", "clips", "dropped_scenes"]}
+    assert dg.materialize(assets, selection=ASSET_ORDER[1:], partition_key=shard, instance=instance,
+                          resources=defs.resources).success
+    for t, table in before.items():
+        again = store.read(t, shard)
+        again = again.drop_columns(["seconds"]) if t == "scene_runs" else again
+        assert again.equals(table), t
+
+
+def test_footage_sensor_waits_for_settled_files_and_registers_once(home, demo_footage, tmp_path, monkeypatch):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    monkeypatch.setenv("VIDGEN_INBOX", str(inbox))
+    defs = build_definitions(str(home))
+    sensor = defs.resolve_sensor_def("footage_sensor")
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick(cursor):
+        ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources)
+        return sensor(ctx)
+
+    empty = tick(None)
+    assert not empty.run_requests
+
+    # A file still being written (fresh mtime) is not registered on first sight...
+    for name in ["static.mp4", "fade.mp4", "burned_text.mp4"]:
+        shutil.copy(demo_footage / name, inbox / name)
+    first = tick(None)
+    assert not first.run_requests
+    cursor = first.cursor
+    assert len(json.loads(cursor)["seen"]) == 3
+    # ... it is once it has not changed since the previous tick.
+    second = tick(cursor)
+    assert len(second.run_requests) == 1
+    shard = second.run_requests[0].partition_key
+    assert second.dynamic_partitions_requests[0].partition_keys == [shard]
+    manifest = shardlib.load_manifest(Store(home), shard)
+    assert sorted(os.path.basename(f.path) for f in manifest.files) == ["burned_text.mp4", "fade.mp4", "static.mp4"]
+    instance.add_dynamic_partitions(video_shards.name, [shard])
+    # Nothing new: nothing requested, nothing registered twice.
+    third = tick(second.cursor)
+    assert not third.run_requests
+    # A file that keeps growing stays pending.
+    growing = inbox / "growing.mp4"
+    growing.write_bytes(b"\0" * 10)
+    c = tick(third.cursor or second.cursor).cursor
+    with open(growing, "ab") as f:
+        f.write(b"\0" * 10)
+    os.utime(growing, ns=(time.time_ns(), time.time_ns()))
+    assert not tick(c).run_requests
