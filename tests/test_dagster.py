@@ -51,7 +51,7 @@ def test_each_asset_materialises_for_a_shard(home, shard):
     defs = build_definitions(str(home))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(video_shards.name, [shard])
-    assets = list(defs.assets)
+    assets = [*defs.assets, *defs.asset_checks]
     store = Store(home)
     for name in ASSET_ORDER:
         res = dg.materialize(assets, selection=[name], partition_key=shard, instance=instance,
@@ -85,7 +85,17 @@ def test_each_asset_materialises_for_a_shard(home, shard):
     assert clips and all(2.0 <= c["duration_s"] <= 20.0 for c in clips)
     assert len({c["clip_id"] for c in clips}) == len(clips)
 
-    # Every video in exactly one state.
+    # Every video in exactly one state: the blocking accounting check passed with the clips ...
+    checks = [e.asset_check_evaluation_data for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert [(c.check_name, c.passed) for c in checks] == [("shard_accounting", True)]
+    # ... and fails when a row goes missing.
+    from vidgen_dagster.core.stages import account_shard
+
+    assert account_shard(store, shard) == []
+    all_clips = store.read("clips", shard)
+    store.write("clips", shard, all_clips.slice(1))
+    assert any("in clips False and dropped 0 times" in p for p in account_shard(store, shard))
+    store.write("clips", shard, all_clips)
     store.refresh_catalog()
     states = store.query("SELECT state, count(*) AS n FROM video_states GROUP BY 1 ORDER BY 1").to_pylist()
     assert states == [{"state": "duplicate", "n": 1}, {"state": "failed", "n": 1}, {"state": "processed", "n": 5}]

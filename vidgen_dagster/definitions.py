@@ -17,13 +17,15 @@ def build_definitions(home: str | None = None, config_path: str | None = None) -
     """Definitions for one store home and configuration (code versions follow the configuration)."""
     config_path = config_path or os.environ.get("VIDGEN_CONFIG") or ""
     config = load_config(config_path or None)
-    assets = [shard_manifest, videos, *build_scene_assets(config)]
+    scenes, clips, shard_accounting = build_scene_assets(config)
+    assets = [shard_manifest, videos, scenes, clips]
     curate_shard = dg.define_asset_job(
         "curate_shard", selection=dg.AssetSelection.assets(*assets), partitions_def=video_shards,
         description="Everything per shard, from the manifest to clips.",
     )
     return dg.Definitions(
         assets=assets,
+        asset_checks=[shard_accounting],
         jobs=[curate_shard],
         sensors=[build_footage_sensor(curate_shard)],
         resources={"vidgen": VidgenResource(home=resolve_home(home), config_path=str(config_path))},

@@ -152,7 +152,7 @@ def curate(
     result = CurateResult(new_shards=[m.shard for m in new])
     echo(f"{len(entries)} file(s) in {len(shards)} shard(s) ({len(new)} new) under {home}")
     selection = upstream_of(defs, until)
-    all_assets = list(defs.assets or [])
+    all_assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     resources = dict(defs.resources or {})
     for i, shard in enumerate(shards, 1):
         keys = stale_assets(defs, instance, shard, selection)

@@ -153,3 +153,32 @@ def run_clips(store: Store, shard: str, config: dict) -> dict:
     return {"clips": len(clip_rows), "clip_seconds": round(total, 2),
             "mean_clip_s": round(total / len(clip_rows), 2) if clip_rows else 0.0,
             "dropped_scenes": len(dropped_rows), **{f"dropped_{k}": v for k, v in sorted(reasons.items())}}
+
+
+def account_shard(store: Store, shard: str) -> list[str]:
+    """Problems with the shard's accounting (empty list: every video and scene is in one state).
+
+    Every manifest file has exactly one ``videos`` row; every video has exactly one ``scene_runs``
+    row whose status agrees with the video's; every scene of a processed video either produced clips
+    or is in ``dropped_scenes``, never both.
+    """
+    problems: list[str] = []
+    paths = Counter(r["path"] for r in store.rows("shard_manifest", shard))
+    videos = store.rows("videos", shard)
+    seen_paths = Counter(v["path"] for v in videos)
+    if seen_paths != paths:
+        problems.append(f"videos rows do not match the manifest: {sorted((seen_paths - paths) + (paths - seen_paths))}")
+    runs = Counter(r["video_id"] for r in store.rows("scene_runs", shard))
+    for v in videos:
+        if runs.get(v["video_id"], 0) != 1:
+            problems.append(f"{v['video_id']} has {runs.get(v['video_id'], 0)} scene_runs rows")
+    ok_runs = {r["video_id"] for r in store.rows("scene_runs", shard) if r["status"] == "ok"}
+    clipped = {(c["video_id"], c["scene_index"]) for c in store.rows("clips", shard)}
+    dropped = Counter((d["video_id"], d["scene_index"]) for d in store.rows("dropped_scenes", shard))
+    for s in store.rows("scenes", shard):
+        key = (s["video_id"], s["scene_index"])
+        if s["video_id"] not in ok_runs:
+            problems.append(f"scene {key} belongs to a video whose detection did not succeed")
+        elif (key in clipped) + dropped.get(key, 0) != 1:
+            problems.append(f"scene {key} is in clips {key in clipped} and dropped {dropped.get(key, 0)} times")
+    return problems

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from ..core.config import section_hash
-from ..core.stages import run_clips, run_scenes
+from ..core.stages import account_shard, run_clips, run_scenes
 from .common import log_progress, result
 from .ingest import videos
 from .resources import VidgenResource, video_shards
@@ -32,4 +32,11 @@ def build_scene_assets(config: dict) -> list:
         summary = run_clips(vidgen.store, context.partition_key, vidgen.config)
         return result(vidgen, "clips", context.partition_key, summary, extra_tables=["dropped_scenes"])
 
-    return [scenes, clips]
+    @dg.asset_check(asset=clips, blocking=True,
+                    description="Every file, video and scene of the shard is in exactly one recorded state.")
+    def shard_accounting(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
+        problems = account_shard(vidgen.store, context.partition_key)
+        return dg.AssetCheckResult(passed=not problems, metadata={
+            "problems": len(problems), "first_problems": dg.MetadataValue.md("\n".join(problems[:20]) or "none")})
+
+    return [scenes, clips, shard_accounting]
