@@ -2,6 +2,7 @@
 
 
 import json
+import os
 
 import dagster as dg
 
@@ -34,8 +35,6 @@ def build_footage_sensor(job) -> dg.SensorDefinition:
                description="Watches the inbox, waits until files stop growing, groups them into shards, "
                            "adds the partitions and requests one run per new shard.")
     def footage_sensor(context: dg.SensorEvaluationContext, vidgen: VidgenResource) -> dg.SensorResult:
-        import os
-
         inbox = os.environ.get("VIDGEN_INBOX") or vidgen.config["ingest"]["inbox"]
         if not inbox:
             return dg.SensorResult(skip_reason="no inbox configured (ingest.inbox or $VIDGEN_INBOX)")
@@ -55,7 +54,6 @@ def build_footage_sensor(job) -> dg.SensorDefinition:
         existing = set(context.instance.get_dynamic_partitions(video_shards.name))
         missing = sorted({m.shard for m in shardlib.load_manifests(store)} - existing)
         requests = [dg.RunRequest(partition_key=s, run_key=f"footage:{s}") for s in missing]
-        context.update_cursor(json.dumps({"seen": pending}))
         if not missing:
             return dg.SensorResult(skip_reason=f"no settled new files ({len(pending)} still changing)",
                                    cursor=json.dumps({"seen": pending}))
