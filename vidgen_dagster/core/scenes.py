@@ -119,20 +119,9 @@ def _merge_boundaries(cuts: set[int], fades: set[int], n: int, min_gap: int) -> 
     """Union of both detectors' boundaries. Where a cut lands inside the window of a fade
     (the cut detector often fires on the fade's steep part), the fade wins: it carries
     the dark-run trimming."""
-    merged: list[tuple[int, str]] = sorted((f, "fade") for f in fades if 0 < f < n)
-    for c in sorted(cuts):
-        if not 0 < c < n:
-            continue
-        if any(abs(c - f) < min_gap for f, _ in merged if _ == "fade"):
-            continue
-        merged.append((c, "cut"))
-    merged.sort()
-    out: list[tuple[int, str]] = []
-    for frame, kind in merged:
-        if out and frame - out[-1][0] < 1:
-            continue
-        out.append((frame, kind))
-    return out
+    fade_frames = sorted(f for f in fades if 0 < f < n)
+    kept_cuts = [c for c in sorted(cuts) if 0 < c < n and all(abs(c - f) >= min_gap for f in fade_frames)]
+    return sorted([(f, "fade") for f in fade_frames] + [(c, "cut") for c in kept_cuts])
 
 
 def _build_scenes(cuts, fades, times, brightness, s: SceneSettings, rate: float) -> list[Scene]:
