@@ -18,39 +18,84 @@ def vidgen(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vidgen_dagster.cli", *args], capture_output=True, text=True)
 
 
-def materializations(home) -> int:
+ALL = ["shard_manifest", "videos", "scenes", "clips", "frames", "motion_scores", "text_scores", "visual_scores",
+       "coarse_selection"]
+SCORES = ["frames", "frame_runs", "motion_scores", "text_scores", "visual_scores"]
+
+
+def materializations(home, keys=ALL) -> int:
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     try:
-        return sum(
-            len(instance.fetch_materializations(dg.AssetKey(k), limit=1000).records)
-            for k in ["shard_manifest", "videos", "scenes", "clips"]
-        )
+        return sum(len(instance.fetch_materializations(dg.AssetKey(k), limit=1000).records) for k in keys)
     finally:
         instance.dispose()
 
 
-def test_curate_twice_materialises_nothing_new_and_config_change_reruns_only_clips(home, demo_footage, tmp_path):
-    r = vidgen("curate", str(demo_footage), "--home", str(home), "--shard-size", "4")
-    assert r.returncode == 0, r.stderr
-    assert "materializing shard_manifest, videos, scenes, clips" in r.stdout
-    assert "failed: " in r.stdout and "damaged.mp4" in r.stdout  # the damaged file is reported, run still ok
-    first = materializations(home)
-    assert first == 2 * 4  # two shards (6 files / 4), four assets each
+@pytest.fixture(scope="module")
+def tiny_visual(tmp_path_factory):
+    """A tiny random-weight CLIP and LAION head, loaded through the real loaders by the pipeline."""
+    from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip
 
-    r = vidgen("curate", str(demo_footage), "--home", str(home), "--shard-size", "4")
+    folder = tmp_path_factory.mktemp("models")
+    clip = build_tiny_clip(folder / "clip")
+    head = build_laion_head(folder / "head.pth", TINY_CLIP_DIM)
+    return {"clip_model": str(clip), "aesthetic_head": str(head), "device": "cpu"}
+
+
+def _config(path, **sections) -> str:
+    path.write_text(yaml.safe_dump(sections))
+    return str(path)
+
+
+def test_curate_twice_then_a_threshold_change_reruns_only_the_selection(home, demo_footage, tmp_path, tiny_visual):
+    base = _config(tmp_path / "a.yaml", visual=tiny_visual)
+    r = vidgen("curate", str(demo_footage), "--home", str(home), "--shard-size", "4", "--config", base)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("materializing " + ", ".join(ALL) + "\n") == 2, r.stdout
+    assert "failed: " in r.stdout and "damaged.mp4" in r.stdout  # the damaged file is reported, run still ok
+    assert "coarse selection: " in r.stdout
+    first = materializations(home)
+    assert first == 2 * len(ALL)  # two shards (6 files / 4), every asset once
+
+    r = vidgen("curate", str(demo_footage), "--home", str(home), "--shard-size", "4", "--config", base)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count(": up to date") == 2 and materializations(home) == first
 
-    clips_before = Store(home).read("clips")
-    cfg = tmp_path / "strict.yaml"
-    cfg.write_text("clips: {min_seconds: 3.5, max_seconds: 20.0}\n")
-    r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", str(cfg))
+    store = Store(home)
+    shards = sorted({r["shard"] for r in store.rows("clips")})
+    score_bytes = {(t, s): open(store.table_file(t, s), "rb").read() for t in SCORES for s in shards}
+    before = {r["clip_id"]: r for r in store.rows("coarse_selection")}
+    name_of = {v["video_id"]: v["path"].rsplit("/", 1)[-1] for v in store.rows("videos")}
+    decided = {name_of[r["video_id"]]: r for r in before.values()}
+    assert any(x.startswith("motion_low") for x in decided["static.mp4"]["reasons"])
+    assert any(x.startswith("text:") for x in decided["burned_text.mp4"]["reasons"])
+    assert not any(x.startswith("motion_") for x in decided["fast_motion.mp4"]["reasons"])
+
+    # A stricter motion threshold: only coarse_selection re-runs, every score file is byte-identical.
+    strict = _config(tmp_path / "b.yaml", visual=tiny_visual, thresholds={"motion_min": 100.0})
+    r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", strict)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count("materializing clips\n") == 2
+    assert r.stdout.count("materializing coarse_selection\n") == 2
     assert materializations(home) == first + 2
-    clips_after = Store(home).read("clips")
+    for (t, s), data in score_bytes.items():
+        assert open(store.table_file(t, s), "rb").read() == data, (t, s)
+    after = {r["clip_id"]: r for r in store.rows("coarse_selection")}
+    assert after.keys() == before.keys()
+    assert all(r["decision"] == "rejected" and any(x.startswith("motion_low") for x in r["reasons"])
+               for r in after.values())
+    assert [r for r in before.values() if r["decision"] == "kept"] or any(
+        before[c]["reasons"] != after[c]["reasons"] for c in before)
+
+    # A clip-length change re-runs clips and everything below it, never scenes.
+    clips_before = store.read("clips")
+    longer = _config(tmp_path / "c.yaml", visual=tiny_visual, clips={"min_seconds": 3.5})
+    r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", longer)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("materializing " + ", ".join(ALL[3:]) + "\n") == 2
+    clips_after = store.read("clips")
     assert clips_after.num_rows < clips_before.num_rows
     assert min(clips_after.column("duration_s").to_pylist()) >= 3.5
+    assert {r["clip_id"] for r in store.rows("coarse_selection")} == set(clips_after.column("clip_id").to_pylist())
 
 
 def test_until_stops_early_and_query_reads_the_catalog(home, demo_footage):

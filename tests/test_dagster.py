@@ -16,12 +16,15 @@ from vidgen_dagster.definitions import build_definitions
 from vidgen_dagster.defs.resources import video_shards
 
 ASSET_ORDER = ["shard_manifest", "videos", "scenes", "clips"]
+COARSE = ["frames", "motion_scores", "text_scores", "visual_scores", "coarse_selection"]
 
 
 def test_definitions_load(home):
     defs = build_definitions(str(home))
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == set(ASSET_ORDER)
+    assert keys == set(ASSET_ORDER + COARSE)
+    checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
+    assert checks == {"shard_accounting", "coarse_accounting"}
     assert defs.resolve_job_def("curate_shard") is not None
     assert defs.resolve_sensor_def("footage_sensor") is not None
 
@@ -34,6 +37,11 @@ def test_code_version_follows_the_config(home, tmp_path):
     ver = lambda g, k: g.get(dg.AssetKey(k)).code_version  # noqa: E731
     assert ver(a, "clips") != ver(b, "clips")
     assert ver(a, "scenes") == ver(b, "scenes")
+    # A threshold changes the decision asset's version only, never a score's.
+    cfg.write_text("thresholds: {motion_min: 0.02}\n")
+    c = build_definitions(str(home), str(cfg)).resolve_asset_graph()
+    changed = [k for k in ASSET_ORDER + COARSE if ver(a, k) != ver(c, k)]
+    assert changed == ["coarse_selection"]
 
 
 @pytest.fixture
@@ -88,6 +96,7 @@ def test_each_asset_materialises_for_a_shard(home, shard):
     # Every video in exactly one state: the blocking accounting check passed with the clips ...
     checks = [e.asset_check_evaluation_data for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert [(c.check_name, c.passed) for c in checks] == [("shard_accounting", True)]
+    # The clips' own check ran with clips; the coarse graph's check runs with coarse_selection.
     # ... and fails when a row goes missing.
     from vidgen_dagster.core.stages import account_shard
 

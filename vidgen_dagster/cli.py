@@ -1,4 +1,4 @@
-"""The ``vidgen`` command: curate, query, config show, ui, demo."""
+"""The ``vidgen`` command: curate, query, config show, models check/pull, rebalance, ui, demo."""
 
 from __future__ import annotations
 
@@ -58,7 +58,70 @@ def _summary(home: str | None) -> None:
         "SELECT path, state, reason FROM video_states WHERE state IN ('failed', 'duplicate') ORDER BY path"
     ).to_pylist():
         print(f"  {r['state']}: {r['path']}: {r['reason']}")
+    _coarse_summary(store)
     print(f"catalog: {store.catalog_path}  (try: vidgen query --home {store.home} \"SELECT * FROM clips\")")
+
+
+def _coarse_summary(store) -> None:
+    sel = store.query(
+        "SELECT decision, count(*) AS n FROM coarse_selection GROUP BY 1 ORDER BY 1").to_pylist()
+    if not sel:
+        return
+    reasons = store.query(
+        "SELECT split_part(r, ':', 1) AS reason, count(*) AS n FROM "
+        "(SELECT unnest(reasons) AS r FROM coarse_selection) GROUP BY 1 ORDER BY 2 DESC, 1").to_pylist()
+    print("coarse selection: " + ", ".join(f"{r['decision']}={r['n']}" for r in sel)
+          + ("; reasons: " + ", ".join(f"{r['reason']}={r['n']}" for r in reasons) if reasons else ""))
+    na = store.query(
+        "SELECT f, count(*) AS n FROM (SELECT unnest(not_applied) AS f FROM coarse_selection) GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    if na:
+        why = {r["t"]: r["e"] for r in store.query(
+            "SELECT 'visual' AS t, any_value(error) AS e FROM visual_scores WHERE status = 'partial' UNION ALL "
+            "SELECT 'motion', any_value(error) FROM motion_scores WHERE status = 'unavailable' UNION ALL "
+            "SELECT 'ocr', any_value(error) FROM text_scores WHERE status = 'unavailable'").to_pylist() if r["e"]}
+        print("  NOT APPLIED (scores missing): " + ", ".join(f"{r['f']} on {r['n']} clips" for r in na))
+        for step, error in sorted(why.items()):
+            print(f"    {step}: {error}")
+
+
+def cmd_models(args) -> int:
+    from .core.config import load_config
+    from .models import registry
+
+    config = load_config(args.config)
+    if args.models_command == "check":
+        rows = [s.as_dict() for s in registry.check(config)]
+        if args.format == "json":
+            print(json.dumps(rows, indent=1))
+        else:
+            for r in rows:
+                mark = "present" if r["present"] else "MISSING"
+                rev = f"@{r['revision']}" if r["revision"] else ""
+                print(f"{r['step']:<10} {r['backend']:<13} {r['model_id']}{rev}")
+                print(f"{'':<10} {mark}: {r['where']}" + (f"  ({r['note']})" if r["note"] else ""))
+        return 0
+    plan = registry.plan_pull(config)
+    if args.dry_run:
+        for step, what, dest in plan:
+            print(f"{step}: {what} -> {dest}")
+        if not plan:
+            print("nothing to fetch for this configuration")
+        return 0
+    failures = registry.pull(config)
+    return 1 if failures else 0
+
+
+def cmd_rebalance(args) -> int:
+    from .core.coarse import rebalance
+    from .core.config import load_config
+    from .core.store import Store
+
+    ref = rebalance(Store(args.home), load_config(args.config))
+    print(f"sampling reference generation {ref.generation} frozen over all shards: "
+          + ", ".join(f"{c}={f:.3f}" for c, f in sorted(ref.freq.items(), key=lambda x: -x[1])))
+    print("every shard's coarse_selection is now stale: run `vidgen curate` (or backfill in the UI) to apply it")
+    return 0
 
 
 def cmd_query(args) -> int:
@@ -149,6 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_home(p)
     p.add_argument("--config", help="YAML file over the defaults")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("models", help="model registry: which backend and weights each step uses")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    s = msub.add_parser("check", help="per step: backend, model id and revision, weights present and where")
+    s.add_argument("--config", help="YAML file over the defaults")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.set_defaults(func=cmd_models)
+    s = msub.add_parser("pull", help="fetch the pinned models the configuration uses (needs network)")
+    s.add_argument("--config", help="YAML file over the defaults")
+    s.add_argument("--dry-run", action="store_true", help="print what would be fetched, fetch nothing")
+    s.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("rebalance", help="freeze the category-sampling reference over all shards")
+    _add_home(p)
+    p.add_argument("--config", help="YAML file over the defaults")
+    p.set_defaults(func=cmd_rebalance)
     return parser
 
 

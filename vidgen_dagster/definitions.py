@@ -11,24 +11,27 @@ from .core.store import resolve_home
 from .defs.ingest import build_footage_sensor, shard_manifest, videos
 from .defs.resources import VidgenResource, video_shards
 from .defs.scenes import build_scene_assets
+from .defs.tagging import build_tagging_assets
 
 
 def build_definitions(home: str | None = None, config_path: str | None = None) -> dg.Definitions:
     """Definitions for one store home and configuration (code versions follow the configuration)."""
     config_path = config_path or os.environ.get("VIDGEN_CONFIG") or ""
     config = load_config(config_path or None)
+    home = resolve_home(home)
     scenes, clips, shard_accounting = build_scene_assets(config)
-    assets = [shard_manifest, videos, scenes, clips]
+    tagging, tagging_checks = build_tagging_assets(config, home)
+    assets = [shard_manifest, videos, scenes, clips, *tagging]
     curate_shard = dg.define_asset_job(
         "curate_shard", selection=dg.AssetSelection.assets(*assets), partitions_def=video_shards,
-        description="Everything per shard, from the manifest to clips.",
+        description="Everything per shard, from the manifest to the coarse selection.",
     )
     return dg.Definitions(
         assets=assets,
-        asset_checks=[shard_accounting],
+        asset_checks=[shard_accounting, *tagging_checks],
         jobs=[curate_shard],
         sensors=[build_footage_sensor(curate_shard)],
-        resources={"vidgen": VidgenResource(home=resolve_home(home), config_path=str(config_path))},
+        resources={"vidgen": VidgenResource(home=home, config_path=str(config_path))},
     )
 
 

@@ -83,7 +83,8 @@ def stale_assets(defs: dg.Definitions, instance: dg.DagsterInstance, partition: 
     """The subset of ``keys`` (any order) that must run for ``partition``, in topological order."""
     graph = defs.resolve_asset_graph()
     wanted = set(keys)
-    order = [k for level in graph.toposorted_asset_keys_by_level for k in level if k in wanted]
+    order = [k for level in graph.toposorted_asset_keys_by_level
+             for k in sorted(level, key=lambda a: a.to_user_string()) if k in wanted]
     to_run: list[dg.AssetKey] = []
     latest_ids: dict[dg.AssetKey, int] = {}
     for key in order:
@@ -127,7 +128,7 @@ def curate(
     config_path: str | None = None,
     shard_size: int | None = None,
     until: str | None = None,
-    echo: Callable[[str], None] = print,
+    echo: Callable[[str], None] = lambda msg: print(msg, flush=True),
 ) -> CurateResult:
     """Register ``paths`` into shards and materialise what is missing or stale for their shards."""
     home = use_home(home, config_path)

@@ -45,3 +45,18 @@ class EmptyVideoError(VidgenError):
 
 class StoreError(VidgenError):
     code = "store"
+
+
+class ModelUnavailableError(VidgenError):
+    """A model-bound backend cannot run: weights missing, package not installed, or load failed.
+
+    The message says what is missing and how to get it (e.g. ``vidgen models pull``).
+    """
+
+    code = "model_unavailable"
+
+
+class ScoringError(VidgenError):
+    """A scorer failed on one clip's data (the clip is recorded as failed, the shard goes on)."""
+
+    code = "scoring_failed"

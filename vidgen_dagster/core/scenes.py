@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode, ThresholdDetector
 
@@ -67,6 +68,7 @@ class SceneDetection:
     scenes: list[Scene]
     frame_times_s: list[float]  # presentation time of every decoded frame, relative to the first
     brightness: list[float]  # mean 8-bit intensity of every frame at analysis resolution
+    frame_delta: list[float]  # mean absolute change from the previous frame (0 for the first): frozen frames
     analysis_width: int
     analysis_height: int
     settings: dict = field(default_factory=dict)
@@ -98,6 +100,8 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
     fades: set[int] = set()
     times: list[float] = []
     brightness: list[float] = []
+    deltas: list[float] = []
+    previous = None
     tc = None
     # FAST_BILINEAR, not AREA: area averaging turns near-black frames into hue jitter that the
     # content detector reads as cuts (fades.mp4 gains a false cut); bilinear matches the goldens.
@@ -106,13 +110,16 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
         tc = FrameTimecode(frame.index, fps=rate)
         times.append(frame.time_s)
         brightness.append(float(frame.image.mean()))
+        # Frozen-frame measure for the quality scores (one absdiff at 144 px: ~30 us a frame).
+        deltas.append(0.0 if previous is None else float(cv2.absdiff(frame.image, previous).mean()))
+        previous = frame.image
         cuts.update(t.frame_num for t in cut_det.process_frame(tc, frame.image))
         fades.update(t.frame_num for t in fade_det.process_frame(tc, frame.image))
     if tc is not None:
         cuts.update(t.frame_num for t in cut_det.post_process(tc))
         fades.update(t.frame_num for t in fade_det.post_process(tc))
     scenes = _build_scenes(cuts, fades, times, brightness, settings, rate)
-    return SceneDetection(scenes, times, brightness, size[0], size[1], asdict(settings))
+    return SceneDetection(scenes, times, brightness, deltas, size[0], size[1], asdict(settings))
 
 
 def _merge_boundaries(cuts: set[int], fades: set[int], n: int, min_gap: int) -> list[tuple[int, str]]:

@@ -28,7 +28,7 @@ TABLES: dict[str, pa.Schema] = {
             ("status", STR),  # ok | failed | skipped (video not ok)
             ("error", STR), ("frames_decoded", I64), ("analysis_width", I64), ("analysis_height", I64),
             ("scene_count", I64), ("frame_times_s", pa.list_(F64)), ("brightness", pa.list_(pa.float32())),
-            ("config_hash", STR), ("seconds", F64),
+            ("config_hash", STR), ("seconds", F64), ("frame_delta", pa.list_(pa.float32())),
         ]
     ),
     "scenes": pa.schema(
@@ -51,6 +51,53 @@ TABLES: dict[str, pa.Schema] = {
         [
             ("video_id", STR), ("shard", STR), ("scene_index", I64), ("start_frame", I64), ("end_frame", I64),
             ("start_s", F64), ("end_s", F64), ("reason", STR), ("config_hash", STR),
+        ]
+    ),
+    # The frames stage: JPEG frames kept per clip (first/middle/last and flow pairs), one decode per video.
+    "frames": pa.schema(
+        [
+            ("clip_id", STR), ("video_id", STR), ("shard", STR), ("frame_index", I64), ("time_s", F64),
+            ("roles", pa.list_(STR)), ("width", I64), ("height", I64), ("jpeg", pa.binary()),
+        ]
+    ),
+    "frame_runs": pa.schema(
+        [
+            ("clip_id", STR), ("video_id", STR), ("shard", STR),
+            ("status", STR),  # ok | failed
+            ("error", STR), ("frames_kept", I64), ("width", I64), ("height", I64), ("config_hash", STR),
+        ]
+    ),
+    # Score tables: one row per clip. status: ok | partial (some scores unavailable, `error` says why)
+    # | unavailable (backend off or model absent) | failed (this clip; `error` says why).
+    "motion_scores": pa.schema(
+        [
+            ("clip_id", STR), ("backend", STR), ("model_id", STR), ("motion_mean", F64), ("shard", STR),
+            ("status", STR), ("error", STR), ("motion_p95", F64), ("motion_max", F64), ("pairs", I64),
+            ("flow_short_side", I64), ("config_hash", STR),
+        ]
+    ),
+    "text_scores": pa.schema(
+        [
+            ("clip_id", STR), ("backend", STR), ("text_area", F64), ("shard", STR), ("model_id", STR),
+            ("status", STR), ("error", STR), ("box_count", I64), ("frames_with_text", I64),
+            ("text_sample", STR), ("config_hash", STR),
+        ]
+    ),
+    "visual_scores": pa.schema(
+        [
+            ("clip_id", STR), ("model_id", STR), ("aesthetic", F64), ("consistency", F64), ("category", STR),
+            ("category_score", F64), ("shard", STR), ("status", STR), ("error", STR), ("head_id", STR),
+            ("category_top3", STR),  # JSON [[name, score], ...]
+            ("embedding", pa.list_(pa.float32())),  # L2-normalised mean CLIP embedding of first/middle/last
+            ("sharpness", F64), ("luma_mean", F64), ("underexposed", F64), ("overexposed", F64),
+            ("black_fraction", F64), ("frozen_fraction", F64), ("config_hash", STR),
+        ]
+    ),
+    "coarse_selection": pa.schema(
+        [
+            ("clip_id", STR), ("shard", STR), ("decision", STR),  # kept | rejected
+            ("reasons", pa.list_(STR)), ("config_hash", STR), ("video_id", STR),
+            ("passed_thresholds", BOOL), ("not_applied", pa.list_(STR)), ("category", STR), ("keep_prob", F64),
         ]
     ),
 }

@@ -112,6 +112,7 @@ def run_scenes(store: Store, shard: str, config: dict, progress: Progress = _noo
             **run, "status": "ok", "error": None, "frames_decoded": det.frames_decoded,
             "analysis_width": det.analysis_width, "analysis_height": det.analysis_height,
             "scene_count": len(det.scenes), "frame_times_s": det.frame_times_s, "brightness": det.brightness,
+            "frame_delta": det.frame_delta,
             "seconds": round(time.perf_counter() - t0, 4),
         })
         scene_rows += [{"video_id": v["video_id"], "shard": shard, **asdict(s)} for s in det.scenes]

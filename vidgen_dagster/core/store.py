@@ -196,7 +196,7 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.float32(): "FLOAT", pa.int64(): "BIGINT",
-    pa.bool_(): "BOOLEAN",
+    pa.bool_(): "BOOLEAN", pa.binary(): "BLOB",
 }
 
 

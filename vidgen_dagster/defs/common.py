@@ -22,11 +22,11 @@ def log_progress(context: dg.AssetExecutionContext, verb: str, every_s: float = 
 
 
 def result(vidgen: VidgenResource, table: str, shard: str, summary: dict,
-           extra_tables: list[str] | None = None) -> dg.MaterializeResult:
+           extra_tables: list[str] | None = None, count_table: str | None = None) -> dg.MaterializeResult:
     store = vidgen.store
     store.refresh_catalog()
     metadata: dict = {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
     for t in [table, *(extra_tables or [])]:
         metadata[f"{t}_file"] = dg.MetadataValue.path(store.table_file(t, shard))
-    metadata["dagster/row_count"] = store.read(table, shard).num_rows
+    metadata["dagster/row_count"] = store.read(count_table or table, shard).num_rows
     return dg.MaterializeResult(metadata=metadata)

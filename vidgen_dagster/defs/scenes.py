@@ -12,7 +12,7 @@ from .resources import VidgenResource, video_shards
 
 def build_scene_assets(config: dict) -> list:
     @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[videos],
-              code_version=f"1-{section_hash(config, 'scenes')}",
+              code_version=f"2-{section_hash(config, 'scenes')}",
               op_tags={"dagster-k8s/config": {"container_config": {"resources": {
                   "requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}}}},
               description="PySceneDetect cascade (hard cuts + fades) on one decode pass per video at "

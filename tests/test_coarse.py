@@ -1,0 +1,284 @@
+"""Coarse curation core: frame sampling (one decode, GOP-selective), motion backends, quality, selection."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from vidgen_dagster.core import coarse, frames, stages
+from vidgen_dagster.core import shards as shardlib
+from vidgen_dagster.core.config import load_config
+from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError
+from vidgen_dagster.core.scoring import motion
+from vidgen_dagster.core.selection import Reference, keep_probabilities, select, unit_hash
+from vidgen_dagster.core.store import Store
+
+
+def curated_until_clips(home, paths, config) -> tuple[Store, str]:
+    store = Store(home)
+    entries = [shardlib.FileEntry.of(p) for p in paths]
+    (m,) = shardlib.register(store, entries, shard_size=len(entries))
+    stages.run_shard_manifest(store, m.shard)
+    stages.run_videos(store, m.shard)
+    stages.run_scenes(store, m.shard, config)
+    stages.run_clips(store, m.shard, config)
+    return store, m.shard
+
+
+def test_plan_keeps_first_middle_last_and_pairs_a_time_gap_apart():
+    times = [i / 30 for i in range(300)]
+    s = frames.FrameSettings(flow_pairs=3, flow_gap_s=0.066)
+    plan = frames.plan_clip("c", 10, 250, times, s)
+    roles = {r: i for i, rs in plan.roles.items() for r in rs}
+    assert roles["first"] == 10 and roles["last"] == 249 and roles["middle"] == 129
+    for k in range(3):
+        a, b = roles[f"pair{k}:a"], roles[f"pair{k}:b"]
+        assert 10 <= a < b < 250
+        assert times[b] - times[a] >= 0.066 - 1e-6 and b - a == 2  # 2 frames at 30 fps
+    assert roles["pair1:a"] == roles["middle"]  # the middle pair re-uses the middle frame
+    assert len(plan.roles) == 8
+    # At 10 fps the gap is one frame; a 2-frame clip still gets a pair inside it.
+    slow = [i / 10 for i in range(20)]
+    p2 = frames.plan_clip("d", 5, 7, slow, s)
+    assert all(5 <= i < 7 for i in p2.roles)
+
+
+@pytest.mark.parametrize("name", [
+    "static_long__intel_one-by-one-person-detection.mp4",  # keyframe every 10 frames: most GOPs skipped
+    "text_kinetic__mejs_echo-hereweare.webm",  # VP8
+    "hd_30s__moviepy_big_buck_bunny_0_30.webm",
+])
+def test_gop_selective_decode_returns_exactly_the_sequential_frames(media, name):
+    from vidgen_dagster.core.media import analysis_size, decode_frames, probe
+
+    path = media / name
+
+    pr = probe(path)
+    times = [f.time_s for f in decode_frames(path, pr.stream_index, (64, 36), pr.start_time_s)]
+    s = frames.FrameSettings()
+    plans = [frames.plan_clip(f"c{k}", a, min(a + 150, len(times)), times, s)
+             for k, a in enumerate(range(0, len(times) - 20, 200))]
+    wanted: dict = {}
+    for plan in plans:
+        for i, roles in plan.roles.items():
+            wanted.setdefault(i, []).append((plan.clip_id, roles))
+    size = analysis_size(pr.width, pr.height, 160, pr.sample_aspect_ratio)
+    seq = sorted(frames._sample_sequential(str(path), pr.stream_index, pr.start_time_s, size, wanted, s),
+                 key=lambda k: (k.clip_id, k.frame_index))
+    gop = sorted(frames._sample_gops(str(path), pr.stream_index, pr.start_time_s, size, wanted, times, s),
+                 key=lambda k: (k.clip_id, k.frame_index))
+    assert [(k.clip_id, k.frame_index, k.time_s) for k in gop] == [(k.clip_id, k.frame_index, k.time_s) for k in seq]
+    for a, b in zip(seq, gop, strict=True):
+        assert np.array_equal(frames.decode_jpeg(a.jpeg), frames.decode_jpeg(b.jpeg))
+
+
+def test_frames_stage_records_every_clip_and_a_broken_video_fails_only_its_clips(home, demo_footage):
+    config = load_config()
+    paths = sorted(demo_footage.glob("*.mp4"))
+    store, shard = curated_until_clips(home, paths, config)
+    summary = coarse.run_frames(store, shard, config)
+    clips = store.rows("clips", shard)
+    runs = store.rows("frame_runs", shard)
+    assert sorted(r["clip_id"] for r in runs) == sorted(c["clip_id"] for c in clips)
+    assert summary["clips_ok"] == len(clips)
+    kept = store.read("frames", shard).to_pylist()
+    by_clip: dict = {}
+    for r in kept:
+        by_clip.setdefault(r["clip_id"], []).append(r)
+        img = frames.decode_jpeg(r["jpeg"])
+        assert img.shape == (r["height"], r["width"], 3) and min(r["width"], r["height"]) == 320
+    spans = {c["clip_id"]: c for c in clips}
+    for cid, rows in by_clip.items():
+        roles = {x for r in rows for x in r["roles"]}
+        assert {"first", "middle", "last", "pair0:a", "pair0:b"} <= roles
+        assert all(spans[cid]["start_frame"] <= r["frame_index"] < spans[cid]["end_frame"] for r in rows)
+
+    # A clip whose frames cannot be decoded any more (file truncated after scene detection) is
+    # recorded as failed with the reason; the other clips of the shard are unaffected.
+    victim = next(v for v in store.rows("videos", shard) if v["path"].endswith("hard_cuts.mp4"))
+    data = open(victim["path"], "rb").read()
+    with open(victim["path"], "wb") as f:
+        f.write(data[: len(data) // 3])
+    try:
+        coarse.run_frames(store, shard, config)
+    finally:
+        with open(victim["path"], "wb") as f:
+            f.write(data)
+    runs = store.rows("frame_runs", shard)
+    failed = [r for r in runs if r["status"] == "failed"]
+    assert failed and all(r["video_id"] == victim["video_id"] for r in failed)
+    assert all(r["error"] for r in failed)
+    assert sum(r["status"] == "ok" for r in runs) >= len(runs) - 3
+
+
+def test_opencv_flow_measures_a_known_shift():
+    rng = np.random.default_rng(0)
+    base = (rng.random((180, 320)) * 255).astype(np.uint8)
+    base = np.dstack([base] * 3)
+    import cv2
+
+    base = cv2.GaussianBlur(base, (5, 5), 1.5)
+    shifted = np.roll(base, 4, axis=1)  # 4 px right at 320x180
+    for name in ("dis", "farneback"):
+        be = motion.OpenCVFlow(name, short_side=180, preset="medium")
+        (flow,) = be.flow([(base, shifted)])
+        dx = float(np.median(flow[20:-20, 20:-20, 0]))
+        assert abs(dx - 4.0) < 0.5, (name, dx)
+        stats = motion.motion_stats([flow], [0.1])
+        assert stats.motion_mean == pytest.approx(4.0 / 180 / 0.1, rel=0.2)  # short sides per second
+    still = motion.motion_stats(motion.OpenCVFlow("dis", 180).flow([(base, base)]), [0.1])
+    assert still.motion_mean < 0.01
+
+
+def test_raft_loads_a_saved_state_dict_through_the_real_loader(tmp_path):
+    import torch
+    from torchvision.models.optical_flow import raft_small
+
+    weights = tmp_path / "raft_small_test.pth"
+    torch.manual_seed(0)
+    torch.save(raft_small(weights=None).state_dict(), weights)
+    cfg = {"backend": "raft", "raft_model": "raft_small", "raft_weights": str(weights), "device": "cpu",
+           "batch_size": 2, "short_side": 64}
+    be = motion.build_flow_backend(cfg)
+    assert isinstance(be, motion.RaftFlow) and be.backend == "raft"
+    assert be.model_id == "torchvision-raft_small:raft_small_test.pth"
+    rng = np.random.default_rng(1)
+    imgs = [(rng.random((72, 128, 3)) * 255).astype(np.uint8) for _ in range(3)]
+    flows = be.flow([(imgs[0], imgs[1]), (imgs[1], imgs[2]), (imgs[2], imgs[0])])  # 2 batches
+    # short_side 64 is raised to RAFT's minimum of 128; 128x72 -> 224x128 (multiples of 8)
+    assert len(flows) == 3 and flows[0].shape == (128, 224, 2) and flows[0].dtype == np.float32
+    assert np.isfinite(motion.motion_stats(flows, [0.1] * 3).motion_mean)
+    # The wrong architecture's file is a clear load error, not a crash later.
+    with pytest.raises(ModelUnavailableError, match="cannot load raft_large"):
+        motion.build_flow_backend({**cfg, "raft_model": "raft_large"})
+    # Explicit raft without weights: unavailable with the path it looked at; auto falls back to DIS.
+    missing = {**cfg, "raft_weights": str(tmp_path / "nope.pth")}
+    with pytest.raises(ModelUnavailableError, match="nope.pth"):
+        motion.build_flow_backend(missing)
+    assert motion.build_flow_backend({**missing, "backend": "auto"}).backend == "dis"
+    assert motion.build_flow_backend({**cfg, "backend": "none"}) is None
+    with pytest.raises(ConfigError):
+        motion.build_flow_backend({**cfg, "backend": "optical"})
+
+
+def test_fixed_camera_scores_lower_motion_than_handheld(home, media):
+    config = load_config()
+    names = ["static_long__intel_one-by-one-person-detection.mp4", "dim_handheld__decord_flipping_a_pancake.mkv",
+             "motion_blurry_vfr__moviepy_fire2.mp4"]
+    store, shard = curated_until_clips(home, [media / n for n in names], config)
+    coarse.run_frames(store, shard, config)
+    cfg = copy.deepcopy(config)
+    cfg["motion"]["backend"] = "dis"
+    coarse.run_motion(store, shard, cfg)
+    video_of = {c["clip_id"]: c["video_id"] for c in store.rows("clips", shard)}
+    name_of = {v["video_id"]: v["path"].rsplit("/", 1)[-1] for v in store.rows("videos", shard)}
+    per_file: dict = {}
+    for r in store.rows("motion_scores", shard):
+        assert r["status"] == "ok" and r["backend"] == "dis" and r["pairs"] == 3
+        per_file.setdefault(name_of[video_of[r["clip_id"]]], []).append(r["motion_mean"])
+    fixed = float(np.mean(per_file[names[0]]))
+    assert len(per_file[names[0]]) >= 5  # 139 s split into clips
+    for handheld in names[1:]:
+        assert fixed * 3 < min(per_file[handheld]), (fixed, per_file)
+
+
+def _row(cid, **scores):
+    base = {"clip_id": cid, "video_id": "v", "shard": "s", "frames_error": None,
+            "motion_scores.status": "ok", "text_scores.status": "ok", "visual_scores.status": "ok"}
+    return {**base, **scores}
+
+
+THRESH = {"motion_min": 0.005, "motion_max": 1.5, "ocr_max_area": 0.02, "aesthetic_min": 4.5,
+          "consistency_min": 0.7, "sharpness_min": None}
+
+
+def test_every_failed_reason_is_recorded_and_missing_scores_are_not_applied():
+    rows = [
+        _row("ok", motion_mean=0.1, text_area=0.0, aesthetic=5.0, consistency=0.9, category="animals"),
+        _row("bad", motion_mean=0.001, text_area=0.05, aesthetic=3.0, consistency=0.5, category="animals"),
+        # CLIP unavailable: aesthetic / consistency missing -> not applied, not passed silently
+        _row("noclip", motion_mean=0.1, text_area=0.0, aesthetic=None, consistency=None, category=None,
+             **{"visual_scores.status": "partial"}),
+        # motion scoring failed on this clip -> rejected with the failure
+        _row("fail", motion_mean=None, text_area=0.0, aesthetic=5.0, consistency=0.9, category="animals",
+             **{"motion_scores.status": "failed", "motion_scores.error": "RuntimeError: boom"}),
+        _row("noframes", frames_error="decode_failed: bitstream broke", motion_mean=None, text_area=None,
+             aesthetic=None, consistency=None, category=None,
+             **{"motion_scores.status": "failed", "motion_scores.error": "frames: x",
+                "text_scores.status": "failed", "text_scores.error": "frames: x",
+                "visual_scores.status": "failed", "visual_scores.error": "frames: x"}),
+    ]
+    out, summary = select(rows, THRESH, {"enabled": False}, ["animals"], None)
+    d = {r["clip_id"]: r for r in out}
+    assert d["ok"]["decision"] == "kept" and d["ok"]["reasons"] == []
+    assert d["bad"]["decision"] == "rejected"
+    assert [r.split(":")[0] for r in d["bad"]["reasons"]] == ["motion_low", "text", "aesthetic_low", "inconsistent"]
+    assert d["bad"]["reasons"][0] == "motion_low: 0.001 < 0.005"
+    assert d["noclip"]["decision"] == "kept" and d["noclip"]["not_applied"] == ["aesthetic_min", "consistency_min"]
+    assert d["fail"]["decision"] == "rejected"
+    assert d["fail"]["reasons"] == ["failed: motion_scores: RuntimeError: boom"]
+    assert d["noframes"]["reasons"][0].startswith("failed: frames: decode_failed")
+    with pytest.raises(ConfigError, match="unknown thresholds"):
+        select(rows, {"motion_minimum": 1}, {"enabled": False}, [], None)
+
+
+def test_category_sampling_is_deterministic_balanced_and_incremental():
+    cats = ["people"] * 80 + ["animals"] * 15 + ["food"] * 5
+    rows = [_row(f"c{i:03d}", motion_mean=0.1, text_area=0.0, aesthetic=5.0, consistency=0.9, category=c)
+            for i, c in enumerate(cats)]
+    sampling = {"enabled": True, "target": {}, "strength": 1.0, "seed": 0}
+    out, summary = select(rows, THRESH, sampling, ["people", "animals", "food"], None)
+    assert summary["sampling"] == "shard reference (generation 0)"
+    probs = {r["category"]: r["keep_prob"] for r in out}
+    assert probs == {"food": 1.0, "animals": pytest.approx(5 / 15), "people": pytest.approx(5 / 80)}
+    kept = [r for r in out if r["decision"] == "kept"]
+    for r in out:  # the decision is the hash draw against the category's probability
+        assert (r["decision"] == "kept") == (unit_hash(0, r["clip_id"]) < probs[r["category"]])
+        if r["decision"] == "rejected":
+            assert r["reasons"][0].startswith(f"sampled_out: category {r['category']}")
+    assert sum(r["category"] == "food" for r in kept) == 5
+    again, _ = select(list(reversed(rows)), THRESH, sampling, ["people", "animals", "food"], None)
+    assert {r["clip_id"]: r["decision"] for r in again} == {r["clip_id"]: r["decision"] for r in out}
+    # strength 0: no balancing; half strength is between.
+    assert keep_probabilities({"a": 0.8, "b": 0.2}, {"a": 1, "b": 1}, 0.0) == {"a": 1.0, "b": 1.0}
+    assert keep_probabilities({"a": 0.8, "b": 0.2}, {"a": 1, "b": 1}, 0.5)["a"] == pytest.approx(0.5)
+    # A frozen global reference decides a shard independently of the shard's own mix.
+    ref = Reference({"people": 0.5, "animals": 0.5}, generation=1, source="global")
+    out2, s2 = select(rows[:10], THRESH, sampling, ["people", "animals"], ref)
+    assert s2["sampling"] == "global reference (generation 1)"
+    assert all(r["keep_prob"] == 1.0 for r in out2)
+
+
+def test_shard_decisions_do_not_change_when_another_shard_arrives_until_rebalance(home, demo_footage):
+    """Run the coarse stages on two shards; shard A's selection file is untouched by shard B, and
+    `rebalance` bumps the generation that coarse_selection's code version carries."""
+    config = load_config()
+    config["visual"]["backend"] = "none"
+    paths = sorted(demo_footage.glob("*.mp4"))
+    store = Store(home)
+    shards = []
+    for group in (paths[:3], paths[3:]):
+        entries = [shardlib.FileEntry.of(p) for p in group]
+        (m,) = shardlib.register(store, entries, shard_size=10)
+        shards.append(m.shard)
+    a, b = shards
+    for shard in shards:
+        stages.run_shard_manifest(store, shard)
+        stages.run_videos(store, shard)
+        stages.run_scenes(store, shard, config)
+        stages.run_clips(store, shard, config)
+        coarse.run_frames(store, shard, config)
+        coarse.run_motion(store, shard, config)
+        coarse.run_text(store, shard, config)
+        coarse.run_visual(store, shard, config)
+        coarse.run_selection(store, shard, config)
+        if shard == a:
+            before = open(store.table_file("coarse_selection", a), "rb").read()
+    assert open(store.table_file("coarse_selection", a), "rb").read() == before
+    assert coarse.reference_generation(store) == 0
+    store.refresh_catalog()
+    ref = coarse.rebalance(store, config)
+    assert ref.generation == 1 and ref.source == "global" and coarse.reference_generation(store) == 1
+    assert coarse.account_coarse(store, a) == [] and coarse.account_coarse(store, b) == []

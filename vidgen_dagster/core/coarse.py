@@ -1,0 +1,389 @@
+"""The per-shard stages of the coarse half of the graph (frames → scores → selection), Dagster-free.
+
+Every clip of the shard gets exactly one row in each table; a clip whose frames or scoring failed
+gets a row with ``status = failed`` and the reason, and the shard goes on. Scores are raw; only
+:func:`run_selection` applies thresholds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+
+from . import media
+from .config import section_hash
+from .errors import ModelUnavailableError, VidgenError
+from .frames import (
+    ROLE_FIRST,
+    ROLE_LAST,
+    ROLE_MIDDLE,
+    FrameSettings,
+    decode_jpeg,
+    pair_roles,
+    plan_clip,
+    sample_video,
+)
+from .scoring.quality import QualitySettings, frame_quality, span_quality
+from .selection import REFERENCE_FILE, Reference, select
+from .store import Store
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, str], None]
+
+
+def _noop(done: int, total: int, what: str) -> None:
+    pass
+
+
+# ---------------------------------------------------------------------------------------------- frames
+
+
+def run_frames(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
+    """Decode each video with clips once; keep the planned frames of every clip as JPEG."""
+    settings = FrameSettings.from_dict(config["frames"])
+    chash = section_hash(config, "frames")
+    videos = {v["video_id"]: v for v in store.rows("videos", shard)}
+    runs = {r["video_id"]: r for r in store.rows("scene_runs", shard) if r["status"] == "ok"}
+    by_video: dict[str, list[dict]] = defaultdict(list)
+    for c in store.rows("clips", shard):
+        by_video[c["video_id"]].append(c)
+    frame_rows, run_rows = [], []
+    t0 = time.perf_counter()
+    for i, (vid, clips) in enumerate(sorted(by_video.items())):
+        v = videos[vid]
+        progress(i, len(by_video), v["path"])
+        times = runs[vid]["frame_times_s"]
+        plans = [plan_clip(c["clip_id"], c["start_frame"], c["end_frame"], times, settings) for c in clips]
+        size = media.analysis_size(v["width"], v["height"], settings.short_side, v["sample_aspect_ratio"])
+        kept: dict[str, list] = defaultdict(list)
+        error = None
+        try:
+            for f in sample_video(v["path"], v["stream_index"], v["start_time_s"] or 0.0, size, plans, settings,
+                                  frame_times=times):
+                kept[f.clip_id].append(f)
+        except VidgenError as exc:
+            error = exc.record()
+        for plan in plans:
+            frames = kept.get(plan.clip_id, [])
+            complete = len(frames) == len(plan.roles)
+            run_rows.append({
+                "clip_id": plan.clip_id, "video_id": vid, "shard": shard,
+                "status": "ok" if complete else "failed",
+                "error": None if complete else (error or "planned frames missing"),
+                "frames_kept": len(frames), "width": size[0], "height": size[1], "config_hash": chash,
+            })
+            if complete:
+                frame_rows += [{
+                    "clip_id": f.clip_id, "video_id": vid, "shard": shard, "frame_index": f.frame_index,
+                    "time_s": f.time_s, "roles": f.roles, "width": f.width, "height": f.height, "jpeg": f.jpeg,
+                } for f in frames]
+    progress(len(by_video), len(by_video), "done")
+    store.write("frames", shard, frame_rows)
+    store.write("frame_runs", shard, run_rows)
+    status = Counter(r["status"] for r in run_rows)
+    return {"clips": len(run_rows), "frames": len(frame_rows), **{f"clips_{k}": n for k, n in status.items()},
+            "jpeg_bytes": sum(len(r["jpeg"]) for r in frame_rows), "seconds": round(time.perf_counter() - t0, 2),
+            "failures": {r["clip_id"]: r["error"] for r in run_rows if r["status"] == "failed"}}
+
+
+class ClipFrames:
+    """One clip's kept frames, decoded from JPEG on demand."""
+
+    def __init__(self, clip_id: str, rows: list[dict]):
+        self.clip_id = clip_id
+        self.rows = sorted(rows, key=lambda r: r["frame_index"])
+        self._by_role = {role: r for r in self.rows for role in r["roles"]}
+        self._images: dict[int, object] = {}
+
+    def image(self, role: str):
+        r = self._by_role[role]
+        if r["frame_index"] not in self._images:
+            self._images[r["frame_index"]] = decode_jpeg(r["jpeg"])
+        return self._images[r["frame_index"]]
+
+    def has(self, role: str) -> bool:
+        return role in self._by_role
+
+    def time(self, role: str) -> float:
+        return self._by_role[role]["time_s"]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        out, k = [], 0
+        while self.has(pair_roles(k)[0]) and self.has(pair_roles(k)[1]):
+            out.append(pair_roles(k))
+            k += 1
+        return out
+
+
+def load_clip_frames(store: Store, shard: str) -> tuple[dict[str, ClipFrames], dict[str, dict]]:
+    """Kept frames per clip (only clips whose frames are complete) and every clip's frame_runs row."""
+    runs = {r["clip_id"]: r for r in store.rows("frame_runs", shard)}
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for r in store.read("frames", shard).to_pylist():
+        grouped[r["clip_id"]].append(r)
+    return {cid: ClipFrames(cid, rows) for cid, rows in grouped.items()}, runs
+
+
+def _base_rows(runs: dict[str, dict], shard: str, chash: str) -> dict[str, dict]:
+    """One row per clip; clips without frames are failed with the frames stage's reason."""
+    rows = {}
+    for cid, r in runs.items():
+        rows[cid] = {"clip_id": cid, "shard": shard, "config_hash": chash, "status": "ok", "error": None}
+        if r["status"] != "ok":
+            rows[cid].update(status="failed", error=f"frames: {r['error']}")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- motion
+
+
+def run_motion(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
+    from .scoring.motion import build_flow_backend, motion_stats
+
+    chash = section_hash(config, "frames", "motion")
+    clips, runs = load_clip_frames(store, shard)
+    rows = _base_rows(runs, shard, chash)
+    t0 = time.perf_counter()
+    try:
+        backend = build_flow_backend(config["motion"])
+        unavailable = None if backend is not None else "motion.backend is none"
+    except ModelUnavailableError as exc:
+        backend, unavailable = None, exc.record()
+    for i, (cid, cf) in enumerate(sorted(clips.items())):
+        progress(i, len(clips), cid)
+        row = rows[cid]
+        if backend is None:
+            row.update(status="unavailable", error=unavailable)
+            continue
+        pairs = cf.pairs()
+        try:
+            flows = backend.flow([(cf.image(a), cf.image(b)) for a, b in pairs])
+            stats = motion_stats(flows, [cf.time(b) - cf.time(a) for a, b in pairs])
+        except Exception as exc:  # one clip's failure is recorded; the shard goes on
+            row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            continue
+        row.update(backend=backend.backend, model_id=backend.model_id, motion_mean=stats.motion_mean,
+                   motion_p95=stats.motion_p95, motion_max=stats.motion_max, pairs=stats.pairs,
+                   flow_short_side=int(config["motion"].get("short_side", 256)))
+        if stats.pairs == 0:
+            row.update(status="failed", error="clip has no flow pair (one frame)")
+    progress(len(clips), len(clips), "done")
+    out = sorted(rows.values(), key=lambda r: r["clip_id"])
+    store.write("motion_scores", shard, out)
+    return _score_summary(out, backend and f"{backend.backend} ({backend.model_id})", unavailable, t0)
+
+
+def _score_summary(rows: list[dict], backend: str | None, unavailable: str | None, t0: float) -> dict:
+    status = Counter(r["status"] for r in rows)
+    return {"clips": len(rows), **{f"clips_{k}": n for k, n in sorted(status.items())},
+            "backend": backend or f"not run: {unavailable}", "seconds": round(time.perf_counter() - t0, 2),
+            "unavailable": unavailable,
+            "failures": {r["clip_id"]: r["error"] for r in rows if r["status"] == "failed"}}
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+
+def run_text(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
+    from .scoring.text import build_text_detector, score_text
+
+    cfg = config["ocr"]
+    chash = section_hash(config, "frames", "ocr")
+    clips, runs = load_clip_frames(store, shard)
+    rows = _base_rows(runs, shard, chash)
+    t0 = time.perf_counter()
+    try:
+        detector = build_text_detector(cfg)
+        unavailable = None if detector is not None else "ocr.backend is none"
+    except ModelUnavailableError as exc:
+        detector, unavailable = None, exc.record()
+    roles = list(cfg.get("frames") or [ROLE_FIRST, ROLE_MIDDLE, ROLE_LAST])
+    for i, (cid, cf) in enumerate(sorted(clips.items())):
+        progress(i, len(clips), cid)
+        row = rows[cid]
+        if detector is None:
+            row.update(status="unavailable", error=unavailable)
+            continue
+        try:
+            s = score_text(detector, [cf.image(r) for r in roles if cf.has(r)],
+                           recognize=bool(cfg.get("recognize", True)),
+                           min_box_score=float(cfg.get("min_box_score", 0.5)),
+                           verify=bool(cfg.get("verify", True)),
+                           min_rec_score=float(cfg.get("min_rec_score", 0.5)))
+        except Exception as exc:
+            row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            continue
+        row.update(backend=detector.backend, model_id=detector.model_id, **s)
+    progress(len(clips), len(clips), "done")
+    out = sorted(rows.values(), key=lambda r: r["clip_id"])
+    store.write("text_scores", shard, out)
+    return _score_summary(out, detector and f"{detector.backend} ({detector.model_id})", unavailable, t0)
+
+
+# ---------------------------------------------------------------------------------------------- visual
+
+
+def run_visual(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
+    """CLIP tags (when the model is available) and the weight-free quality measures (always)."""
+    from .scoring.visual import build_visual_scorer
+
+    cfg = config["visual"]
+    chash = section_hash(config, "frames", "visual", "quality")
+    qset = QualitySettings.from_dict(config["quality"])
+    clips, runs = load_clip_frames(store, shard)
+    rows = _base_rows(runs, shard, chash)
+    spans = {c["clip_id"]: c for c in store.rows("clips", shard)}
+    per_frame = {r["video_id"]: r for r in store.rows("scene_runs", shard) if r["status"] == "ok"}
+    t0 = time.perf_counter()
+    try:
+        scorer = build_visual_scorer(cfg)
+        unavailable = None if scorer is not None else "visual.backend is none"
+    except ModelUnavailableError as exc:
+        scorer, unavailable = None, exc.record()
+    ids = sorted(clips)
+    triples = {}
+    for i, cid in enumerate(ids):
+        progress(i, len(ids), cid)
+        cf, row = clips[cid], rows[cid]
+        triple = (cf.image(ROLE_FIRST), cf.image(ROLE_MIDDLE), cf.image(ROLE_LAST))
+        triples[cid] = triple
+        span = spans[cid]
+        run = per_frame[span["video_id"]]
+        row.update(frame_quality(list(triple)))
+        row.update(span_quality(run["brightness"], run.get("frame_delta"), span["start_frame"],
+                                span["end_frame"], qset))
+        if scorer is None:
+            row.update(status="partial", error=f"CLIP scores not computed: {unavailable}")
+    if scorer is not None and ids:
+        batch = max(1, int(cfg.get("batch_size", 16)))
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            progress(start, len(ids), f"CLIP {chunk[0]}")
+            try:
+                scores = scorer.score_clips([triples[c] for c in chunk])
+            except Exception as exc:
+                for c in chunk:
+                    rows[c].update(status="failed", error=f"{type(exc).__name__}: {exc}")
+                continue
+            for c, s in zip(chunk, scores, strict=True):
+                rows[c].update(model_id=scorer.model_id, head_id=getattr(scorer, "head_id", None),
+                               aesthetic=s.get("aesthetic"), consistency=s.get("consistency"),
+                               category=s.get("category"), category_score=s.get("category_score"),
+                               category_top3=json.dumps(s.get("category_top3")), embedding=s.get("embedding"))
+                if s.get("aesthetic") is None and getattr(scorer, "aesthetic_unavailable", None):
+                    rows[c].update(status="partial", error=f"aesthetic: {scorer.aesthetic_unavailable}")
+    progress(len(ids), len(ids), "done")
+    out = sorted(rows.values(), key=lambda r: r["clip_id"])
+    store.write("visual_scores", shard, out)
+    summary = _score_summary(out, scorer and scorer.model_id, unavailable, t0)
+    if scorer is not None and getattr(scorer, "aesthetic_unavailable", None):
+        summary["aesthetic"] = f"not computed: {scorer.aesthetic_unavailable}"
+    cats = Counter(r.get("category") for r in out if r.get("category"))
+    summary.update({f"category_{k}": n for k, n in cats.most_common(8)})
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------- selection
+
+
+def categories(config: dict) -> list[str]:
+    """The taxonomy's category names (the default sampling target is uniform over them)."""
+    from .scoring.visual import load_taxonomy
+
+    return list(load_taxonomy(config["visual"].get("categories") or "categories.yaml").names)
+
+
+def load_reference(store: Store) -> Reference | None:
+    try:
+        return Reference.from_json(store.read_bytes(REFERENCE_FILE))
+    except FileNotFoundError:
+        return None
+
+
+def reference_generation(store: Store) -> int:
+    ref = load_reference(store)
+    return ref.generation if ref else 0
+
+
+def joined_scores(store: Store, shard: str) -> list[dict]:
+    """Every clip of the shard with its frames state and all its scores (``<table>.status`` keys)."""
+    runs = {r["clip_id"]: r for r in store.rows("frame_runs", shard)}
+    tables = {t: {r["clip_id"]: r for r in store.rows(t, shard)}
+              for t in ("motion_scores", "text_scores", "visual_scores")}
+    out = []
+    for c in store.rows("clips", shard):
+        cid = c["clip_id"]
+        row = {"clip_id": cid, "video_id": c["video_id"], "shard": shard, "duration_s": c["duration_s"]}
+        fr = runs.get(cid)
+        row["frames_error"] = None if fr and fr["status"] == "ok" else (fr["error"] if fr else "no frames row")
+        for t, by_id in tables.items():
+            r = by_id.get(cid, {})
+            for k, v in r.items():
+                if k in ("clip_id", "shard", "config_hash", "embedding"):
+                    continue
+                if k in ("status", "error", "backend", "model_id"):
+                    row[f"{t}.{k}"] = v
+                else:
+                    row.setdefault(k, v)
+        out.append(row)
+    return out
+
+
+def run_selection(store: Store, shard: str, config: dict) -> dict:
+    thresholds = dict(config["thresholds"])
+    chash = section_hash(config, "thresholds", "sampling")
+    reference = load_reference(store)
+    rows = joined_scores(store, shard)
+    decisions, summary = select(rows, thresholds, config["sampling"], categories(config), reference)
+    for d in decisions:
+        d["config_hash"] = chash
+    store.write("coarse_selection", shard, decisions)
+    kept = sum(d["decision"] == "kept" for d in decisions)
+    reasons = Counter(r.split(":")[0] for d in decisions for r in d["reasons"])
+    not_applied: dict[str, int] = Counter(k for d in decisions for k in d["not_applied"])
+    disabled = [k for k, v in thresholds.items() if v is None]
+    out = {"clips": len(decisions), "kept": kept, "rejected": len(decisions) - kept,
+           "kept_fraction": round(kept / len(decisions), 4) if decisions else 0.0, **summary,
+           **{f"reason_{k}": n for k, n in sorted(reasons.items())},
+           "filters_not_applied": ", ".join(f"{k} ({n} clips)" for k, n in sorted(not_applied.items())) or "none",
+           "filters_disabled": ", ".join(disabled) or "none"}
+    return out
+
+
+def rebalance(store: Store, config: dict) -> Reference:
+    """Freeze a global sampling reference from every shard's threshold passers (next generation)."""
+    rows = store.query(
+        "SELECT category FROM coarse_selection WHERE passed_thresholds AND category IS NOT NULL"
+    ).to_pylist()
+    from .selection import frequencies
+
+    old = load_reference(store)
+    ref = Reference(frequencies([r["category"] for r in rows]), (old.generation if old else 0) + 1, "global")
+    store.write_bytes(REFERENCE_FILE, ref.to_json())
+    return ref
+
+
+def account_coarse(store: Store, shard: str) -> list[str]:
+    """Problems with the coarse tables' accounting: every clip of the shard has exactly one row in
+    ``frame_runs``, each score table and ``coarse_selection``, and its decision is kept or rejected."""
+    problems: list[str] = []
+    clips = Counter(c["clip_id"] for c in store.rows("clips", shard))
+    for dup in [c for c, n in clips.items() if n != 1]:
+        problems.append(f"clip {dup} appears {clips[dup]} times in clips")
+    for table in ("frame_runs", "motion_scores", "text_scores", "visual_scores", "coarse_selection"):
+        seen = Counter(r["clip_id"] for r in store.rows(table, shard))
+        missing = sorted(set(clips) - set(seen))
+        extra = sorted(set(seen) - set(clips))
+        twice = sorted(c for c, n in seen.items() if n > 1)
+        for label, ids in (("missing from", missing), ("not a clip but in", extra), ("repeated in", twice)):
+            if ids:
+                problems.append(f"{len(ids)} clip(s) {label} {table}: {ids[:5]}")
+    for d in store.rows("coarse_selection", shard):
+        if d["decision"] not in ("kept", "rejected"):
+            problems.append(f"{d['clip_id']}: decision {d['decision']!r}")
+        elif (d["decision"] == "rejected") != bool(d["reasons"]):
+            problems.append(f"{d['clip_id']}: {d['decision']} with reasons {d['reasons']}")
+    return problems

@@ -1,0 +1,465 @@
+"""OCR text scoring: how much of a clip's frames is covered by text (VidGen-1M drops text-heavy clips).
+
+Two backends share the :class:`TextDetector` protocol:
+
+* ``rapidocr`` (default): PaddleOCR's PP-OCR detection/recognition networks as ONNX, run by
+  onnxruntime. The models ship inside the ``rapidocr`` wheel, so it works offline; it is wired
+  here from rapidocr's building blocks (not its ``RapidOCR`` pipeline) so that nothing can
+  trigger a model download, the classifier is never loaded and threads are set explicitly.
+* ``paddleocr``: PaddleOCR 3.x proper (``pip install 'vidgen-dagster[paddle]'``), models fetched
+  beforehand on a networked machine.
+
+:func:`score_text` turns detections on a few frames into the clip's ``text_*`` columns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from ..errors import ConfigError, ModelUnavailableError, ScoringError
+
+BACKENDS = ("rapidocr", "paddleocr", "none")
+
+# Bundled rapidocr model files (rapidocr >= 3.10 ships PP-OCRv6 small det/rec in the wheel).
+_RAPIDOCR_DET_MODEL = "PP-OCRv6_det_small.onnx"
+_RAPIDOCR_REC_MODEL = "PP-OCRv6_rec_small.onnx"
+
+# PaddleOCR normalises detector input with the ImageNet statistics (inference.yml of the PP-OCR
+# det models); rapidocr's config uses 0.5/0.5. On the shared footage ImageNet statistics give
+# the same true boxes and markedly fewer large false boxes on text-free frames.
+_DET_MEAN = (0.485, 0.456, 0.406)
+_DET_STD = (0.229, 0.224, 0.225)
+# Detection runs at the frame's own resolution (rounded to multiples of 32, as the network
+# needs); only frames with a side above this are scaled down. rapidocr's default instead scales
+# the SHORT side UP to 736 px: 5x the pixels of a 320 px frame, ~9x slower, and on our footage
+# it adds false boxes rather than finding more text.
+_DET_MAX_SIDE = 960
+# Boxes below this confidence are not even returned by detect(); score_text applies the
+# configured ``min_box_score`` on top.
+_DET_BOX_FLOOR = 0.3
+
+TEXT_SAMPLE_CHARS = 200
+TEXT_SAMPLE_SEP = " | "
+
+
+@runtime_checkable
+class TextDetector(Protocol):
+    """A loaded text detector/recogniser, reused for a whole shard."""
+
+    backend: str  # "rapidocr" | "paddleocr"
+    model_id: str  # model files and package version: makes result rows reproducible
+
+    def detect(self, image_bgr: np.ndarray) -> tuple[list[np.ndarray], list[float]]:
+        """Text polygons ((k, 2) float32, pixel coordinates of ``image_bgr``) and their scores."""
+        ...
+
+    def recognize(self, image_bgr: np.ndarray, polygons: list[np.ndarray]) -> list[str]:
+        """The text inside each polygon (one string per polygon, "" when unreadable)."""
+        ...
+
+
+def available_threads() -> int:
+    """CPU cores this process may use (affinity / cpuset aware, unlike ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def build_text_detector(cfg: dict) -> TextDetector | None:
+    """Load the detector named by ``cfg["backend"]`` (the ``ocr`` config section) once.
+
+    Returns None for backend ``none``. Raises :class:`ConfigError` on an unknown backend and
+    :class:`ModelUnavailableError` when its package or model files are missing.
+    Optional keys: ``threads`` (onnxruntime / Paddle CPU threads; default: every core this
+    process may use), ``paddleocr_model_dir`` / ``paddleocr_rec_model`` (paddleocr only).
+    """
+    backend = str(cfg.get("backend", "rapidocr") or "none").strip().lower()
+    if backend not in BACKENDS:
+        raise ConfigError(f"ocr.backend must be one of {', '.join(BACKENDS)}, got {cfg.get('backend')!r}")
+    if backend == "none":
+        return None
+    threads = int(cfg.get("threads") or 0) or available_threads()
+    load_rec = bool(cfg.get("recognize", True))
+    if backend == "rapidocr":
+        return RapidOCRTextDetector(threads=threads, load_recognizer=load_rec)
+    return PaddleOCRTextDetector(
+        det_model=str(cfg.get("paddleocr_model") or "PP-OCRv5_mobile_det"),
+        rec_model=cfg.get("paddleocr_rec_model") or None,
+        model_dir=cfg.get("paddleocr_model_dir") or None,
+        threads=threads,
+        load_recognizer=load_rec,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# rapidocr
+# --------------------------------------------------------------------------------------------
+
+
+class RapidOCRTextDetector:
+    """PP-OCR det (+ rec on demand) through rapidocr's ONNX building blocks.
+
+    Input frames are BGR, which is what the PP-OCR networks were trained on (rapidocr passes
+    numpy arrays through unchanged and converts only PIL/file inputs to BGR).
+    """
+
+    backend = "rapidocr"
+
+    def __init__(self, threads: int | None = None, load_recognizer: bool = True):
+        try:
+            import onnxruntime as ort
+            import rapidocr
+            from omegaconf import flag_override
+            from rapidocr.ch_ppocr_det import TextDetector as _RapidDet
+            from rapidocr.main import DEFAULT_CFG_PATH
+            from rapidocr.utils.parse_parameters import ParseParams
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                f"rapidocr backend needs the rapidocr and onnxruntime packages ({exc}): "
+                "pip install 'rapidocr>=3.10' onnxruntime"
+            ) from exc
+
+        # rapidocr logs every model load at INFO on its own handler; keep shard logs clean.
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        self._ort = ort
+        self._flag_override = flag_override
+        self._threads = max(1, int(threads or available_threads()))
+        self._model_dir = Path(rapidocr.__file__).resolve().parent / "models"
+        version = getattr(rapidocr, "__version__", None) or _dist_version("rapidocr")
+        self.model_id = f"{_RAPIDOCR_DET_MODEL}+{_RAPIDOCR_REC_MODEL}@rapidocr-{version}"
+
+        # rapidocr's own config (enums already parsed); we only override what we need.
+        self._cfg = ParseParams.load(DEFAULT_CFG_PATH)
+        det_cfg = self._section("Det", _RAPIDOCR_DET_MODEL)
+        det_cfg.limit_type = "max"
+        det_cfg.limit_side_len = _DET_MAX_SIDE
+        det_cfg.mean = list(_DET_MEAN)
+        det_cfg.std = list(_DET_STD)
+        det_cfg.box_thresh = _DET_BOX_FLOOR
+        try:
+            self._det = _RapidDet(det_cfg)
+        except Exception as exc:  # onnxruntime load failure: corrupt file, unsupported opset
+            raise ModelUnavailableError(
+                f"rapidocr detector {_RAPIDOCR_DET_MODEL} failed to load: {exc}"
+            ) from exc
+
+        self._rec = None
+        self._rec_lock = threading.Lock()
+        if load_recognizer:
+            self._load_recognizer()
+
+    def _model_path(self, name: str) -> Path:
+        path = self._model_dir / name
+        if not path.is_file():
+            raise ModelUnavailableError(
+                f"rapidocr model {name} is missing from {self._model_dir} (it ships in the rapidocr wheel; "
+                "reinstall it: pip install --force-reinstall 'rapidocr>=3.10'). Refusing to download it."
+            )
+        return path
+
+    def _session(self, path: Path):
+        opts = self._ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # One intra-op pool sized to the cores we may use; ORT's default counts the host's
+        # physical cores, which oversubscribes a container limited to fewer (2x slower here).
+        opts.intra_op_num_threads = self._threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = self._ort.ExecutionMode.ORT_SEQUENTIAL
+        return self._ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+    def _section(self, name: str, model_file: str):
+        """A rapidocr Det/Rec config section bound to our own ONNX session for ``model_file``.
+
+        With a ready ``session`` rapidocr's OrtInferSession never resolves or downloads a model.
+        """
+        section = self._cfg[name].copy()
+        section.engine_cfg = self._cfg.EngineConfig.onnxruntime
+        path = self._model_path(model_file)
+        section.model_path = str(path)
+        try:
+            session = self._session(path)
+        except Exception as exc:
+            raise ModelUnavailableError(f"rapidocr model {model_file} failed to load: {exc}") from exc
+        with self._flag_override(section, "allow_objects", True):
+            section.session = session
+        return section
+
+    def _load_recognizer(self):
+        if self._rec is not None:
+            return self._rec
+        with self._rec_lock:
+            if self._rec is None:
+                from rapidocr.ch_ppocr_rec import TextRecognizer as _RapidRec
+
+                rec_cfg = self._section("Rec", _RAPIDOCR_REC_MODEL)
+                rec_cfg.font_path = None
+                rec_cfg.model_root_dir = str(self._model_dir)
+                # The character table is embedded in the ONNX metadata; without it rapidocr
+                # would download a dictionary file, which we never allow.
+                meta = rec_cfg.session.get_modelmeta().custom_metadata_map
+                if "character" not in meta:
+                    raise ModelUnavailableError(
+                        f"rapidocr recogniser {_RAPIDOCR_REC_MODEL} carries no character table; "
+                        "reinstall rapidocr (pip install --force-reinstall 'rapidocr>=3.10')"
+                    )
+                try:
+                    self._rec = _RapidRec(rec_cfg)
+                except Exception as exc:
+                    raise ModelUnavailableError(f"rapidocr recogniser failed to load: {exc}") from exc
+        return self._rec
+
+    def detect(self, image_bgr: np.ndarray) -> tuple[list[np.ndarray], list[float]]:
+        image = _check_image(image_bgr)
+        try:
+            out = self._det(image)
+        except Exception as exc:
+            raise ScoringError(f"text detection failed: {exc}") from exc
+        if out.boxes is None or len(out.boxes) == 0:
+            return [], []
+        # rapidocr maps boxes back from the network's resized input to the input image.
+        polygons = [np.asarray(b, dtype=np.float32).reshape(-1, 2) for b in out.boxes]
+        return polygons, [float(s) for s in out.scores]
+
+    def recognize(self, image_bgr: np.ndarray, polygons: list[np.ndarray]) -> list[str]:
+        return [t for t, _ in self.recognize_scored(image_bgr, polygons)]
+
+    def recognize_scored(self, image_bgr: np.ndarray, polygons: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Recognised text and the recogniser's confidence for each polygon."""
+        if not polygons:
+            return []
+        from rapidocr.ch_ppocr_rec import TextRecInput
+
+        image = _check_image(image_bgr)
+        crops = [_crop_polygon(image, p) for p in polygons]
+        try:
+            out = self._load_recognizer()(TextRecInput(img=crops))
+        except ModelUnavailableError:
+            raise
+        except Exception as exc:
+            raise ScoringError(f"text recognition failed: {exc}") from exc
+        scores = list(out.scores) if out.scores is not None else [1.0] * len(crops)
+        return [(str(t).strip(), float(sc)) for t, sc in zip(out.txts, scores, strict=True)]
+
+
+# --------------------------------------------------------------------------------------------
+# paddleocr (optional extra)
+# --------------------------------------------------------------------------------------------
+
+
+class PaddleOCRTextDetector:
+    """PaddleOCR 3.x ``TextDetection`` / ``TextRecognition`` modules (BGR numpy input)."""
+
+    backend = "paddleocr"
+
+    def __init__(
+        self,
+        det_model: str = "PP-OCRv5_mobile_det",
+        rec_model: str | None = None,
+        model_dir: str | None = None,
+        threads: int | None = None,
+        load_recognizer: bool = True,
+    ):
+        try:
+            import paddleocr
+            from paddleocr import TextDetection
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                "paddleocr backend needs the paddleocr package: pip install 'vidgen-dagster[paddle]' "
+                "(paddleocr + paddlepaddle), then fetch its models on a networked machine "
+                f"(`vidgen models pull`), or set ocr.backend: rapidocr (works offline). [{exc}]"
+            ) from exc
+        self._det_model = det_model
+        # PP-OCRv5_mobile_det -> PP-OCRv5_mobile_rec (PaddleOCR's naming scheme).
+        self._rec_model = rec_model or det_model.replace("_det", "_rec")
+        self._model_dir = Path(model_dir) if model_dir else None
+        self._threads = max(1, int(threads or available_threads()))
+        self.model_id = f"{det_model}+{self._rec_model}@paddleocr-{getattr(paddleocr, '__version__', '?')}"
+        self._det = self._load(
+            TextDetection, det_model, "det", limit_type="max", limit_side_len=_DET_MAX_SIDE
+        )
+        self._rec = None
+        self._rec_lock = threading.Lock()
+        if load_recognizer:
+            self._load_recognizer()
+
+    def _load(self, cls, model_name: str, kind: str, **kwargs):
+        if self._model_dir is not None:
+            folder = self._model_dir / model_name
+            if not folder.is_dir():
+                raise ModelUnavailableError(
+                    f"paddleocr {kind} model {model_name} not found under {self._model_dir} "
+                    "(fetch it with `vidgen models pull` on a networked machine)"
+                )
+            kwargs["model_dir"] = str(folder)
+        try:
+            return cls(model_name=model_name, device="cpu", cpu_threads=self._threads, **kwargs)
+        except Exception as exc:  # offline without cached weights: PaddleX download errors
+            raise ModelUnavailableError(
+                f"paddleocr {kind} model {model_name} could not be loaded ({type(exc).__name__}: {exc}); "
+                "fetch it on a networked machine (`vidgen models pull`) or set ocr.paddleocr_model_dir"
+            ) from exc
+
+    def _load_recognizer(self):
+        if self._rec is None:
+            with self._rec_lock:
+                if self._rec is None:
+                    from paddleocr import TextRecognition
+
+                    self._rec = self._load(TextRecognition, self._rec_model, "rec")
+        return self._rec
+
+    def detect(self, image_bgr: np.ndarray) -> tuple[list[np.ndarray], list[float]]:
+        image = _check_image(image_bgr)
+        try:
+            results = list(self._det.predict(input=image, batch_size=1))
+        except Exception as exc:
+            raise ScoringError(f"text detection failed: {exc}") from exc
+        if not results:
+            return [], []
+        res = results[0]
+        polys = [np.asarray(p, dtype=np.float32).reshape(-1, 2) for p in res["dt_polys"]]
+        scores = [float(s) for s in res["dt_scores"]]
+        keep = [i for i, s in enumerate(scores) if s >= _DET_BOX_FLOOR]
+        return [polys[i] for i in keep], [scores[i] for i in keep]
+
+    def recognize(self, image_bgr: np.ndarray, polygons: list[np.ndarray]) -> list[str]:
+        if not polygons:
+            return []
+        image = _check_image(image_bgr)
+        crops = [_crop_polygon(image, p) for p in polygons]
+        try:
+            results = list(self._load_recognizer().predict(input=crops, batch_size=len(crops)))
+        except ModelUnavailableError:
+            raise
+        except Exception as exc:
+            raise ScoringError(f"text recognition failed: {exc}") from exc
+        return [str(r["rec_text"]).strip() for r in results]
+
+
+# --------------------------------------------------------------------------------------------
+# scoring
+# --------------------------------------------------------------------------------------------
+
+
+def text_mask(shape: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:
+    """uint8 mask (1 = text) of the UNION of ``polygons`` on an image of ``shape`` (h, w)."""
+    mask = np.zeros(shape[:2], dtype=np.uint8)
+    if polygons:
+        # One fillPoly call per polygon: given several polygons at once, fillPoly fills them as
+        # one shape with the even-odd rule, so where two boxes overlap the pixels cancel out.
+        for polygon in polygons:
+            pts = np.round(np.asarray(polygon, dtype=np.float32).reshape(-1, 2)).astype(np.int32)
+            cv2.fillPoly(mask, [pts], 1)
+    return mask
+
+
+def _readable(text: str, score: float, min_rec_score: float) -> bool:
+    """A detection counts as text when the recogniser reads >= 2 letters/digits from it with at least
+    ``min_rec_score`` confidence. Textures, faces and colour bars trip the detector at box scores
+    as high as real subtitles, but read as nothing or as one low-confidence glyph."""
+    return score >= min_rec_score and sum(ch.isalnum() for ch in text) >= 2
+
+
+def score_text(
+    detector: TextDetector,
+    frames: list[np.ndarray],
+    recognize: bool = True,
+    min_box_score: float = 0.5,
+    verify: bool = True,
+    min_rec_score: float = 0.5,
+) -> dict:
+    """Text coverage of a clip from a few of its frames (BGR, analysis resolution).
+
+    ``text_area``: max over frames of the fraction of the frame covered by the union of text
+    boxes; ``box_count``: max boxes on one frame; ``frames_with_text``: frames with >= 1 box;
+    ``text_sample``: the text recognised on the frame with the largest area (" | "-joined,
+    at most 200 characters; "" without text or with ``recognize`` and ``verify`` off).
+    With ``verify`` every detected box is read by the recogniser and kept only when it reads as
+    text (see :func:`_readable`): one recognition pass per frame that has boxes.
+    """
+    if not frames:
+        raise ScoringError("no frames to score for text")
+    best_area, best_count, with_text = 0.0, 0, 0
+    best_frame: np.ndarray | None = None
+    best_polys: list[np.ndarray] = []
+    best_texts: list[str] | None = None
+    for frame in frames:
+        polygons, scores = detector.detect(frame)
+        kept = [p for p, s in zip(polygons, scores, strict=True) if s >= min_box_score]
+        texts = None
+        if verify and kept:
+            read = (detector.recognize_scored(frame, kept) if hasattr(detector, "recognize_scored")
+                    else [(t, 1.0) for t in detector.recognize(frame, kept)])
+            pairs = [(p, t) for p, (t, sc) in zip(kept, read, strict=True) if _readable(t, sc, min_rec_score)]
+            kept, texts = [p for p, _ in pairs], [t for _, t in pairs]
+        best_count = max(best_count, len(kept))
+        if not kept:
+            continue
+        with_text += 1
+        area = float(text_mask(frame.shape, kept).mean())
+        if area > best_area:
+            best_area, best_frame, best_polys, best_texts = area, frame, kept, texts
+    sample = ""
+    if best_texts is not None:
+        sample = TEXT_SAMPLE_SEP.join(t for t in best_texts if t)[:TEXT_SAMPLE_CHARS]
+    elif recognize and best_frame is not None:
+        texts = [t for t in detector.recognize(best_frame, best_polys) if t]
+        sample = TEXT_SAMPLE_SEP.join(texts)[:TEXT_SAMPLE_CHARS]
+    return {
+        "text_area": round(best_area, 6),
+        "box_count": int(best_count),
+        "frames_with_text": int(with_text),
+        "text_sample": sample,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+        shape = getattr(image, "shape", None)
+        raise ScoringError(f"expected an HxWx3 BGR frame, got {type(image).__name__} {shape}")
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+def _crop_polygon(image: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Perspective-rectified crop of one text box (the crop PP-OCR's recogniser expects)."""
+    pts = np.asarray(polygon, dtype=np.float32).reshape(-1, 2)
+    if len(pts) != 4:  # curved-text polygons: use their minimum-area rectangle
+        pts = cv2.boxPoints(cv2.minAreaRect(pts)).astype(np.float32)
+    width = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3]), 1))
+    height = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2]), 1))
+    dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    crop = cv2.warpPerspective(
+        image,
+        cv2.getPerspectiveTransform(pts, dst),
+        (width, height),
+        borderMode=cv2.BORDER_REPLICATE,
+        flags=cv2.INTER_CUBIC,
+    )
+    if height >= 1.5 * width:  # vertical text line: the recogniser reads left to right
+        crop = np.ascontiguousarray(np.rot90(crop))
+    return crop
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"

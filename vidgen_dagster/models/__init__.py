@@ -1,0 +1,1 @@
+"""Model backends registry (check / pull)."""

@@ -1,0 +1,218 @@
+"""Model registry: which backend each model-bound step will run, with which weights, from where.
+
+``vidgen models check`` prints :func:`check`; ``vidgen models pull`` runs :func:`pull` on a networked
+machine (HF snapshot at the pinned revision, torchvision RAFT weights into the torch hub cache, the
+LAION aesthetic head into the vidgen models cache). Nothing here downloads unless ``pull`` is called.
+
+:func:`fingerprint` is a short hash of what :func:`check` resolves for a step (backend, weights
+location and size). It is part of the score assets' code versions, so pulling a model (or removing
+one) makes exactly the scores it affects stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..core.errors import ConfigError, VidgenError
+
+
+@dataclass
+class ModelStatus:
+    step: str  # motion | ocr | visual | aesthetic
+    backend: str  # what will run
+    model_id: str
+    revision: str
+    present: bool
+    where: str  # path it loads from, or why it is not there
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def _motion(cfg: dict) -> list[ModelStatus]:
+    from ..core.scoring.motion import raft_weights_file, resolve_raft_weights
+
+    backend = cfg.get("backend", "auto")
+    model = cfg.get("raft_model", "raft_small")
+    if backend in ("dis", "farneback"):
+        return [ModelStatus("motion", backend, f"opencv:{backend}", _version("opencv-python-headless"), True,
+                            "built into OpenCV (no weights)")]
+    if backend == "none":
+        return [ModelStatus("motion", "none", "", "", False, "motion.backend is none", "motion filter not applied")]
+    path, where = resolve_raft_weights(cfg)
+    if path is None and backend == "auto":
+        return [ModelStatus("motion", "dis", "opencv:dis", _version("opencv-python-headless"), True,
+                            "built into OpenCV (no weights)",
+                            f"auto: RAFT weights absent, so DIS runs ({where})")]
+    return [ModelStatus("motion", "raft", f"torchvision:{model}", raft_weights_file(model), path is not None,
+                        where, "" if path else "motion_scores will record the model as unavailable")]
+
+
+def _ocr(cfg: dict) -> list[ModelStatus]:
+    backend = cfg.get("backend", "rapidocr")
+    if backend == "none":
+        return [ModelStatus("ocr", "none", "", "", False, "ocr.backend is none", "text filter not applied")]
+    if backend == "rapidocr":
+        version = _version("rapidocr")
+        if not version:
+            return [ModelStatus("ocr", backend, "rapidocr", "", False, "rapidocr is not installed")]
+        from ..core.scoring import text
+
+        path, where = text.resolve_rapidocr_det() if hasattr(text, "resolve_rapidocr_det") else (None, "")
+        return [ModelStatus("ocr", backend, "PP-OCR det (ONNX, rapidocr)", version, bool(path) or not where,
+                            where or "bundled in the rapidocr wheel")]
+    if backend == "paddleocr":
+        version = _version("paddleocr")
+        model = cfg.get("paddleocr_model", "")
+        if not version:
+            return [ModelStatus("ocr", backend, model, "", False,
+                                "paddleocr is not installed (pip install 'vidgen-dagster[paddle]')")]
+        home = Path(os.environ.get("PADDLE_PDX_CACHE_HOME", Path.home() / ".paddlex")) / "official_models" / model
+        return [ModelStatus("ocr", backend, model, version, home.is_dir(), str(home) if home.is_dir() else
+                            f"{home} not found; `vidgen models pull` lets PaddleOCR fetch it")]
+    raise ConfigError(f"ocr.backend must be rapidocr, paddleocr or none; got {backend!r}")
+
+
+def _visual(cfg: dict) -> list[ModelStatus]:
+    from ..core.scoring import visual
+
+    if cfg.get("backend", "transformers") == "none":
+        return [ModelStatus("visual", "none", "", "", False, "visual.backend is none",
+                            "aesthetic, consistency and category filters not applied")]
+    model = cfg.get("clip_model") or visual.DEFAULT_CLIP
+    revision = cfg.get("clip_revision") or (visual.CLIP_REVISION if model == visual.DEFAULT_CLIP else "")
+    path, where = visual.resolve_clip(cfg)
+    head = Path(os.path.expanduser(cfg["aesthetic_head"])) if cfg.get("aesthetic_head") else visual.default_head_path()
+    return [
+        ModelStatus("visual", "transformers", model, revision, path is not None, where,
+                    "" if path else "CLIP scores will be recorded as unavailable"),
+        ModelStatus("aesthetic", "laion-mlp", visual.AESTHETIC_HEAD_FILE, "", head.is_file(),
+                    str(head) if head.is_file() else f"{head} not found",
+                    "" if head.is_file() else "aesthetic filter not applied"),
+    ]
+
+
+STEPS: dict[str, Callable[[dict], list[ModelStatus]]] = {"motion": _motion, "ocr": _ocr, "visual": _visual}
+
+
+def check(config: dict, steps: list[str] | None = None) -> list[ModelStatus]:
+    out = []
+    for step in steps or list(STEPS):
+        if step not in STEPS:
+            raise ConfigError(f"unknown step {step!r}; choose from {', '.join(STEPS)}")
+        out += STEPS[step](config[step])
+    return out
+
+
+def fingerprint(config: dict, step: str) -> str:
+    """Short hash of the resolved backend and weights for ``step`` (cheap: no model is loaded)."""
+    parts = []
+    for s in check(config, [step]):
+        size = ""
+        if s.present and s.where and Path(s.where).is_file():
+            size = str(Path(s.where).stat().st_size)
+        parts.append(f"{s.backend}|{s.model_id}|{s.revision}|{s.present}|{s.where if s.present else ''}|{size}")
+    if step == "visual":  # editing the taxonomy changes the categories
+        from ..core.scoring.visual import load_taxonomy
+
+        parts.append(load_taxonomy(config["visual"].get("categories") or "categories.yaml").hash)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:8]
+
+
+# ------------------------------------------------------------------------------------------- pull
+
+
+def download(url: str, dest: Path, timeout: float = 60.0) -> Path:
+    """Fetch ``url`` to ``dest`` atomically (temp file in the same folder, then rename)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            while chunk := resp.read(1 << 20):
+                out.write(chunk)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def verify_md5(path: Path, expected: str) -> None:
+    digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+    if digest != expected:
+        path.unlink(missing_ok=True)
+        raise VidgenError(f"{path.name}: md5 {digest} does not match the pinned {expected}; removed")
+
+
+def plan_pull(config: dict) -> list[tuple[str, str, str]]:
+    """(step, what, destination) for each model ``pull`` would fetch for the configuration."""
+    from ..core.scoring import visual
+    from ..core.scoring.motion import raft_weights_file, raft_weights_url
+
+    plan = []
+    m = config["motion"]
+    if m.get("backend") in ("raft", "auto") and not m.get("raft_weights"):
+        import torch
+
+        dest = Path(torch.hub.get_dir()) / "checkpoints" / raft_weights_file(m.get("raft_model", "raft_small"))
+        plan.append(("motion", raft_weights_url(m.get("raft_model", "raft_small")), str(dest)))
+    v = config["visual"]
+    if v.get("backend") == "transformers":
+        model = v.get("clip_model") or visual.DEFAULT_CLIP
+        if not Path(os.path.expanduser(model)).exists():
+            rev = v.get("clip_revision") or (visual.CLIP_REVISION if model == visual.DEFAULT_CLIP else "main")
+            plan.append(("visual", f"hf://{model}@{rev}", "HF cache"))
+        if not v.get("aesthetic_head"):
+            plan.append(("aesthetic", visual.AESTHETIC_HEAD_URL, str(visual.default_head_path())))
+    o = config["ocr"]
+    if o.get("backend") == "paddleocr":
+        plan.append(("ocr", f"paddleocr:{o.get('paddleocr_model')}", "PaddleX cache"))
+    return plan
+
+
+def pull(config: dict, echo: Callable[[str], None] = print) -> list[str]:
+    """Fetch every pinned model the configuration uses that is not present. Returns failures."""
+    from ..core.scoring import visual
+
+    failures = []
+    for step, what, dest in plan_pull(config):
+        have = Path(dest).is_file() if dest.startswith("/") else (
+            step == "visual" and visual.resolve_clip(config["visual"])[0] is not None)
+        if have:
+            echo(f"{step}: already present ({dest})")
+            continue
+        echo(f"{step}: fetching {what} -> {dest}")
+        try:
+            if what.startswith("hf://"):
+                from huggingface_hub import snapshot_download
+
+                repo, rev = what[5:].rsplit("@", 1)
+                path = snapshot_download(repo, revision=rev, allow_patterns=list(visual.CLIP_ALLOW_PATTERNS))
+                echo(f"{step}: {path}")
+            elif what.startswith("paddleocr:"):
+                from ..core.scoring.text import build_text_detector
+
+                build_text_detector({**config["ocr"], "allow_download": True})
+            else:
+                download(what, Path(dest))
+                if step == "aesthetic":
+                    verify_md5(Path(dest), visual.AESTHETIC_HEAD_MD5)
+        except (OSError, VidgenError, Exception) as exc:  # noqa: BLE001 - report every failure, go on
+            failures.append(f"{step}: {what}: {type(exc).__name__}: {exc}")
+            echo(f"{step}: FAILED: {exc}")
+    return failures
