@@ -133,3 +133,29 @@ def test_config_show_merges_user_file(tmp_path, capsys):
     assert shown["ingest"]["shard_size"] == 3 and shown["clips"]["min_seconds"] == 2.0
     assert main(["config", "show", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["scenes"]["cut_detector"] == "content"
+
+
+def test_models_check_reports_backend_weights_and_location(tmp_path, tiny_visual):
+    import torch
+    from torchvision.models.optical_flow import raft_small
+
+    weights = tmp_path / "raft.pth"
+    torch.save(raft_small(weights=None).state_dict(), weights)
+    cfg = _config(tmp_path / "m.yaml", visual=tiny_visual, motion={"backend": "raft", "raft_weights": str(weights)})
+    r = vidgen("models", "check", "--config", cfg, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = {x["step"]: x for x in json.loads(r.stdout)}
+    assert rows["motion"]["backend"] == "raft" and rows["motion"]["present"] and rows["motion"]["where"] == str(weights)
+    assert rows["ocr"]["backend"] == "rapidocr" and rows["ocr"]["present"]
+    assert rows["visual"]["present"] and rows["visual"]["where"].startswith(tiny_visual["clip_model"])
+    assert rows["aesthetic"]["present"] and rows["aesthetic"]["where"] == tiny_visual["aesthetic_head"]
+
+    # The defaults offline: RAFT absent (auto -> DIS), CLIP and the LAION head missing, with where to get them.
+    env_cfg = _config(tmp_path / "d.yaml", motion={"raft_weights": str(tmp_path / "none.pth")})
+    r = vidgen("models", "check", "--config", env_cfg)
+    assert r.returncode == 0, r.stderr
+    assert "motion     dis" in r.stdout and "does not exist" in r.stdout
+    assert "MISSING" in r.stdout and "openai/clip-vit-large-patch14@" in r.stdout
+    dry = vidgen("models", "pull", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "hf://openai/clip-vit-large-patch14@" in dry.stdout and "improved-aesthetic-predictor" in dry.stdout

@@ -282,3 +282,41 @@ def test_shard_decisions_do_not_change_when_another_shard_arrives_until_rebalanc
     ref = coarse.rebalance(store, config)
     assert ref.generation == 1 and ref.source == "global" and coarse.reference_generation(store) == 1
     assert coarse.account_coarse(store, a) == [] and coarse.account_coarse(store, b) == []
+
+
+def test_pull_download_is_atomic_and_verified(tmp_path):
+    """`models pull` fetches files with an atomic rename and checks the pinned md5 (real HTTP, local)."""
+    import hashlib
+    import http.server
+    import threading
+
+    from vidgen_dagster.core.errors import VidgenError
+    from vidgen_dagster.models.registry import download, verify_md5
+
+    payload = b"laion-head-bytes" * 1000
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "head.pth").write_bytes(payload)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path / "srv"), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        dest = tmp_path / "cache" / "laion" / "head.pth"
+        download(f"{url}/head.pth", dest)
+        assert dest.read_bytes() == payload
+        verify_md5(dest, hashlib.md5(payload).hexdigest())
+        with pytest.raises(VidgenError, match="does not match"):
+            verify_md5(dest, "0" * 32)
+        assert not dest.exists()  # a file that fails verification is removed
+        with pytest.raises(OSError):
+            download(f"{url}/missing.pth", dest)
+        assert list(dest.parent.iterdir()) == []  # no partial file left behind
+    finally:
+        server.shutdown()

@@ -161,3 +161,40 @@ def test_footage_sensor_waits_for_settled_files_and_registers_once(home, demo_fo
         f.write(b"\0" * 10)
     os.utime(growing, ns=(time.time_ns(), time.time_ns()))
     assert not tick(c).run_requests
+
+
+def test_coarse_graph_offline_reports_filters_not_applied_and_accounts_for_every_clip(home, shard, tmp_path,
+                                                                                      monkeypatch):
+    """Default configuration with no model weights: DIS motion, rapidocr OCR, quality measures; CLIP
+    scores are missing, so the aesthetic/consistency filters and category sampling are reported as
+    not applied (in metadata), never silently passed."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch"))
+    monkeypatch.setenv("VIDGEN_MODELS", str(tmp_path / "empty-models"))
+    defs = build_definitions(str(home))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(video_shards.name, [shard])
+    res = dg.materialize([*defs.assets, *defs.asset_checks], partition_key=shard, instance=instance,
+                         resources=defs.resources)
+    assert res.success
+    meta = {k: res.asset_materializations_for_node(k)[0].metadata for k in COARSE}
+    store = Store(home)
+    n_clips = store.read("clips", shard).num_rows
+    assert meta["frames"]["dagster/row_count"].value == n_clips
+    assert meta["motion_scores"]["backend"].value.startswith("dis (opencv")
+    assert meta["text_scores"]["backend"].value.startswith("rapidocr (PP-OCRv6_det")
+    assert meta["visual_scores"]["unavailable"].value.startswith("model_unavailable: CLIP model")
+    sel = meta["coarse_selection"]
+    assert "aesthetic_min" in sel["filters_not_applied"].value and "consistency_min" in sel["filters_not_applied"].value
+    assert sel["sampling"].value == "not applied: category scores missing" or sel["kept"].value == 0
+    rows = store.rows("visual_scores", shard)
+    assert all(r["status"] == "partial" and r["aesthetic"] is None and r["sharpness"] is not None for r in rows)
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"shard_accounting": True, "coarse_accounting": True}
+    # The check is not a formality: a lost score row is caught.
+    from vidgen_dagster.core.coarse import account_coarse
+
+    full = store.read("text_scores", shard)
+    store.write("text_scores", shard, full.slice(1))
+    assert any("missing from text_scores" in p for p in account_coarse(store, shard))

@@ -83,6 +83,10 @@ def _coarse_summary(store) -> None:
         print("  NOT APPLIED (scores missing): " + ", ".join(f"{r['f']} on {r['n']} clips" for r in na))
         for step, error in sorted(why.items()):
             print(f"    {step}: {error}")
+    unsampled = store.query(
+        "SELECT count(*) AS n FROM coarse_selection WHERE passed_thresholds AND category IS NULL").to_pylist()[0]["n"]
+    if unsampled:
+        print(f"  category sampling NOT APPLIED to {unsampled} clips (no category scores)")
 
 
 def cmd_models(args) -> int:
