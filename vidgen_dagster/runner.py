@@ -9,6 +9,7 @@ a changed ``clips.min_seconds`` re-runs ``clips`` alone.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from dagster import AssetRecordsFilter
 from .core import shards as shardlib
 from .core.config import load_config
 from .core.store import Store, resolve_home
+from .defs.common import CONSUMED
 from .defs.resources import video_shards
 
 CODE_VERSION_TAG = "dagster/code_version"
@@ -78,15 +80,25 @@ def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str):
     return records[0] if records else None
 
 
+DATA_VERSION_TAG = "dagster/data_version"
+
+
 def stale_assets(defs: dg.Definitions, instance: dg.DagsterInstance, partition: str,
                  keys: Sequence[dg.AssetKey]) -> list[dg.AssetKey]:
-    """The subset of ``keys`` (any order) that must run for ``partition``, in topological order."""
+    """The subset of ``keys`` (any order) that must run for ``partition``, in topological order.
+
+    Dagster's staleness rules: never materialised; code version changed; or a parent's current data
+    version differs from the one this asset consumed (assets publish content-hash data versions and
+    record the parents' versions they read under the ``consumed_versions`` metadata key, so a parent
+    re-run that wrote the same rows does not make its children stale). A parent that is itself about
+    to run makes its children run too.
+    """
     graph = defs.resolve_asset_graph()
     wanted = set(keys)
     order = [k for level in graph.toposorted_asset_keys_by_level
              for k in sorted(level, key=lambda a: a.to_user_string()) if k in wanted]
     to_run: list[dg.AssetKey] = []
-    latest_ids: dict[dg.AssetKey, int] = {}
+    latest: dict[dg.AssetKey, object] = {}
     for key in order:
         node = graph.get(key)
         record = _latest(instance, key, partition)
@@ -94,13 +106,27 @@ def stale_assets(defs: dg.Definitions, instance: dg.DagsterInstance, partition: 
         if record is None:
             to_run.append(key)
             continue
-        latest_ids[key] = record.storage_id
-        mat = record.asset_materialization
-        recorded = (mat.tags or {}).get(CODE_VERSION_TAG) if mat else None
-        if recorded != node.code_version or any(p in to_run for p in parents) or any(
-            latest_ids.get(p, -1) > record.storage_id for p in parents
-        ):
+        latest[key] = record
+        tags = (record.asset_materialization.tags or {}) if record.asset_materialization else {}
+        if tags.get(CODE_VERSION_TAG) != node.code_version or any(p in to_run for p in parents):
             to_run.append(key)
+            continue
+        meta = record.asset_materialization.metadata or {}
+        try:
+            consumed_map = json.loads(meta[CONSUMED].value) if CONSUMED in meta else {}
+        except (TypeError, ValueError):
+            consumed_map = {}
+        for p in parents:
+            parent = latest.get(p)
+            consumed = consumed_map.get(p.to_user_string())
+            current = (parent.asset_materialization.tags or {}).get(DATA_VERSION_TAG) if parent else None
+            if consumed is None or current is None:  # no versions recorded: fall back to recency
+                stale = parent is not None and parent.storage_id > record.storage_id
+            else:
+                stale = consumed != current
+            if stale:
+                to_run.append(key)
+                break
     return to_run
 
 

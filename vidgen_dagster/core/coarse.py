@@ -27,7 +27,7 @@ from .frames import (
     sample_video,
 )
 from .scoring.quality import QualitySettings, frame_quality, span_quality
-from .selection import REFERENCE_FILE, Reference, select
+from .selection import REFERENCE_FILE, Reference, coarse_thresholds, select, selection_hash
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -333,8 +333,8 @@ def joined_scores(store: Store, shard: str) -> list[dict]:
 
 
 def run_selection(store: Store, shard: str, config: dict) -> dict:
-    thresholds = dict(config["thresholds"])
-    chash = section_hash(config, "thresholds", "sampling")
+    thresholds = coarse_thresholds(config)
+    chash = selection_hash(config)
     reference = load_reference(store)
     rows = joined_scores(store, shard)
     decisions, summary = select(rows, thresholds, config["sampling"], categories(config), reference)

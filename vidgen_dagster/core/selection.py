@@ -50,6 +50,21 @@ SCORE_TABLE = {
 }
 
 
+COARSE_KEYS = tuple(f[0] for f in FILTERS)
+
+
+def coarse_thresholds(config: dict) -> dict:
+    """The ``thresholds.*`` keys coarse selection applies (``alignment_min`` belongs to curated_clips)."""
+    return {k: v for k, v in config["thresholds"].items() if k in COARSE_KEYS}
+
+
+def selection_hash(config: dict) -> str:
+    """What coarse_selection's decisions depend on: its thresholds and the sampling section."""
+    payload = json.dumps({"thresholds": coarse_thresholds(config), "sampling": config.get("sampling")},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
 def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 

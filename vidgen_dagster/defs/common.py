@@ -21,12 +21,57 @@ def log_progress(context: dg.AssetExecutionContext, verb: str, every_s: float = 
     return progress
 
 
+VOLATILE = ("seconds",)  # timing columns: not part of an output's identity
+
+
+def content_version(tables: list) -> str:
+    """A data version from the tables' contents (timing columns dropped): a re-run that writes the same
+    rows keeps the version, so Dagster does not mark downstream assets stale for nothing."""
+    import hashlib
+
+    import pyarrow as pa
+
+    h = hashlib.sha256()
+    for t in tables:
+        t = t.drop_columns([c for c in VOLATILE if c in t.column_names])
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, t.schema) as writer:
+            writer.write_table(t)
+        h.update(sink.getvalue().to_pybytes())
+    return h.hexdigest()[:24]
+
+
+CONSUMED = "consumed_versions"  # metadata: the parents' data versions this materialisation read
+
+
+def consumed_versions(context) -> str:
+    """JSON {parent asset: its latest data version for this partition} at execution time, so
+    ``vidgen curate`` can tell whether a parent changed since (Dagster's own input-version tags hold
+    logical versions when parent and child run in one run, not the parent's published version)."""
+    import json
+
+    from dagster import AssetRecordsFilter
+
+    out = {}
+    for parent in sorted(context.assets_def.asset_deps[context.asset_key], key=lambda k: k.to_user_string()):
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=parent, asset_partitions=[context.partition_key]), limit=1).records
+        mat = records[0].asset_materialization if records else None
+        out[parent.to_user_string()] = (mat.tags or {}).get("dagster/data_version") if mat else None
+    return json.dumps(out, sort_keys=True)
+
+
 def result(vidgen: VidgenResource, table: str, shard: str, summary: dict,
-           extra_tables: list[str] | None = None, count_table: str | None = None) -> dg.MaterializeResult:
+           extra_tables: list[str] | None = None, count_table: str | None = None,
+           context=None) -> dg.MaterializeResult:
     store = vidgen.store
     store.refresh_catalog()
     metadata: dict = {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
     for t in [table, *(extra_tables or [])]:
         metadata[f"{t}_file"] = dg.MetadataValue.path(store.table_file(t, shard))
-    metadata["dagster/row_count"] = store.read(count_table or table, shard).num_rows
-    return dg.MaterializeResult(metadata=metadata)
+    tables = {t: store.read(t, shard) for t in [table, *(extra_tables or [])]}
+    metadata["dagster/row_count"] = tables[count_table or table].num_rows
+    version = content_version([tables[t] for t in sorted(tables)])
+    if context is not None:
+        metadata[CONSUMED] = consumed_versions(context)
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))

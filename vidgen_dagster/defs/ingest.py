@@ -17,7 +17,7 @@ from .resources import VidgenResource, video_shards
           description="The shard's registered files (path, size, mtime) from its manifest.")
 def shard_manifest(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
     summary = run_shard_manifest(vidgen.store, context.partition_key)
-    return result(vidgen, "shard_manifest", context.partition_key, summary)
+    return result(vidgen, "shard_manifest", context.partition_key, summary, context=context)
 
 
 @dg.asset(partitions_def=video_shards, group_name="ingest", code_version="1", deps=[shard_manifest],
@@ -27,7 +27,7 @@ def videos(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.Mate
     summary = run_videos(vidgen.store, context.partition_key, log_progress(context, "probing"))
     for path, error in summary.pop("failures").items():
         context.log.warning(f"video failed: {path}: {error}")
-    return result(vidgen, "videos", context.partition_key, summary)
+    return result(vidgen, "videos", context.partition_key, summary, context=context)
 
 
 def build_footage_sensor(job) -> dg.SensorDefinition:

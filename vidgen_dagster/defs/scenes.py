@@ -22,7 +22,7 @@ def build_scene_assets(config: dict) -> list:
                              log_progress(context, "detecting scenes"))
         for vid, error in summary.pop("failures").items():
             context.log.warning(f"scene detection failed for {vid}: {error}")
-        return result(vidgen, "scenes", context.partition_key, summary, extra_tables=["scene_runs"])
+        return result(vidgen, "scenes", context.partition_key, summary, extra_tables=["scene_runs"], context=context)
 
     @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[scenes],
               code_version=f"1-{section_hash(config, 'clips')}",
@@ -30,7 +30,7 @@ def build_scene_assets(config: dict) -> list:
                           "long scenes split.")
     def clips(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = run_clips(vidgen.store, context.partition_key, vidgen.config)
-        return result(vidgen, "clips", context.partition_key, summary, extra_tables=["dropped_scenes"])
+        return result(vidgen, "clips", context.partition_key, summary, extra_tables=["dropped_scenes"], context=context)
 
     @dg.asset_check(asset=clips, blocking=True,
                     description="Every file, video and scene of the shard is in exactly one recorded state.")

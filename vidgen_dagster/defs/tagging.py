@@ -11,6 +11,7 @@ import dagster as dg
 
 from ..core import coarse
 from ..core.config import section_hash
+from ..core.selection import selection_hash
 from ..models.registry import fingerprint
 from .common import log_progress, result
 from .resources import VidgenResource, video_shards
@@ -44,7 +45,7 @@ def build_tagging_assets(config: dict, home: str) -> list:
         summary = coarse.run_frames(vidgen.store, context.partition_key, vidgen.config,
                                     log_progress(context, "sampling frames"))
         return result(vidgen, "frames", context.partition_key, _report(context, summary, "frames"),
-                      extra_tables=["frame_runs"], count_table="frame_runs")
+                      extra_tables=["frame_runs"], count_table="frame_runs", context=context)
 
     @dg.asset(partitions_def=video_shards, group_name="coarse", deps=[frames], retry_policy=MODEL_RETRY,
               code_version=f"1-{section_hash(config, 'motion')}-{fingerprint(config, 'motion')}",
@@ -54,7 +55,7 @@ def build_tagging_assets(config: dict, home: str) -> list:
     def motion_scores(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = coarse.run_motion(vidgen.store, context.partition_key, vidgen.config,
                                     log_progress(context, "motion"))
-        return result(vidgen, "motion_scores", context.partition_key, _report(context, summary, "motion"))
+        return result(vidgen, "motion_scores", context.partition_key, _report(context, summary, "motion"), context=context)
 
     @dg.asset(partitions_def=video_shards, group_name="coarse", deps=[frames], retry_policy=MODEL_RETRY,
               code_version=f"1-{section_hash(config, 'ocr')}-{fingerprint(config, 'ocr')}",
@@ -64,7 +65,7 @@ def build_tagging_assets(config: dict, home: str) -> list:
     def text_scores(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = coarse.run_text(vidgen.store, context.partition_key, vidgen.config,
                                   log_progress(context, "OCR"))
-        return result(vidgen, "text_scores", context.partition_key, _report(context, summary, "ocr"))
+        return result(vidgen, "text_scores", context.partition_key, _report(context, summary, "ocr"), context=context)
 
     @dg.asset(partitions_def=video_shards, group_name="coarse", deps=[frames], retry_policy=MODEL_RETRY,
               code_version=f"1-{section_hash(config, 'visual', 'quality')}-{fingerprint(config, 'visual')}",
@@ -74,19 +75,19 @@ def build_tagging_assets(config: dict, home: str) -> list:
     def visual_scores(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = coarse.run_visual(vidgen.store, context.partition_key, vidgen.config,
                                     log_progress(context, "visual"))
-        return result(vidgen, "visual_scores", context.partition_key, _report(context, summary, "visual"))
+        return result(vidgen, "visual_scores", context.partition_key, _report(context, summary, "visual"), context=context)
 
     generation = coarse.reference_generation(Store(home))
 
     @dg.asset(partitions_def=video_shards, group_name="coarse", deps=[motion_scores, text_scores, visual_scores],
-              code_version=f"1-{section_hash(config, 'thresholds', 'sampling')}-g{generation}",
+              code_version=f"1-{selection_hash(config)}-g{generation}",
               description="Thresholds (thresholds.*) and category-balanced sampling (sampling.*): every clip "
                           "kept or rejected with all its reasons; filters without scores listed as not applied.")
     def coarse_selection(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = coarse.run_selection(vidgen.store, context.partition_key, vidgen.config)
         if summary["filters_not_applied"] != "none":
             context.log.warning(f"filters not applied (scores missing): {summary['filters_not_applied']}")
-        return result(vidgen, "coarse_selection", context.partition_key, summary)
+        return result(vidgen, "coarse_selection", context.partition_key, summary, context=context)
 
     @dg.asset_check(asset=coarse_selection, blocking=True,
                     description="Every clip has one frames row, one row per score table and one decision "
