@@ -1,4 +1,4 @@
-"""The ``vidgen`` command: curate, query, config show, models check/pull, rebalance, ui, demo."""
+"""The ``vidgen`` command: curate, query, config show, models check/pull, captions check, rebalance, ui, demo."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ def _summary(home: str | None) -> None:
     ).to_pylist():
         print(f"  {r['state']}: {r['path']}: {r['reason']}")
     _coarse_summary(store)
+    _curated_summary(store)
     print(f"catalog: {store.catalog_path}  (try: vidgen query --home {store.home} \"SELECT * FROM clips\")")
 
 
@@ -87,6 +88,70 @@ def _coarse_summary(store) -> None:
         "SELECT count(*) AS n FROM coarse_selection WHERE passed_thresholds AND category IS NULL").to_pylist()[0]["n"]
     if unsampled:
         print(f"  category sampling NOT APPLIED to {unsampled} clips (no category scores)")
+
+
+def _curated_summary(store) -> None:
+    rows = store.query(
+        "SELECT state, stage, count(*) AS n, coalesce(sum(duration_s), 0) AS s FROM curated_clips "
+        "GROUP BY 1, 2 ORDER BY 1, 2").to_pylist()
+    if not rows:
+        return
+    kept = [r for r in rows if r["state"] == "kept"]
+    print("curated: kept=" + str(sum(r["n"] for r in kept))
+          + f" ({sum(r['s'] for r in kept):.1f} s); "
+          + ", ".join(f"{r['state']}@{r['stage']}={r['n']}" for r in rows if r["state"] != "kept"))
+    caps = store.query("SELECT status, any_value(error) AS e, count(*) AS n FROM captions "
+                       "WHERE status IN ('unavailable', 'failed') GROUP BY 1").to_pylist()
+    for r in caps:
+        print(f"  captions {r['status']} for {r['n']} clips: {r['e']}")
+
+
+def cmd_captions_check(args) -> int:
+    from .core.config import load_config
+    from .core.fine_curation import LABELS
+    from .core.fine_curation.rules import check_caption
+
+    items = []
+    with open(args.file, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                items.append((str(item["id"]), str(item["caption"]), item.get("finish_reason")))
+            except (ValueError, KeyError, TypeError) as exc:
+                print(f"vidgen captions check: {args.file}:{n}: expected {{\"id\": ..., \"caption\": ...}}: {exc}",
+                      file=sys.stderr)
+                return 2
+    out = []
+    if args.backend == "rules":
+        for cid, caption, finish in items:
+            r = check_caption(caption, finish)
+            out.append({"id": cid, **{k: r.labels[k] for k in LABELS},
+                        "evidence": "; ".join(f"{k}: {e}" for k in LABELS for e in r.reasons.get(k, []))})
+    else:
+        from .core.captioning.base import load_prompt
+        from .core.curation import build_judge_model
+        from .core.fine_curation.judge import LLMJudge
+
+        cfg = dict(load_config(args.config)["judge"], backend=args.backend)
+        model = build_judge_model(cfg)
+        judge = LLMJudge(model, load_prompt(cfg.get("prompt") or "judge_v1.txt"),
+                         max_attempts=int(cfg.get("max_attempts", 3)), max_tokens=int(cfg.get("max_tokens", 200)))
+        for (cid, _, _), v in zip(items, judge.judge_many([c for _, c, _ in items],
+                                                          concurrency=int(cfg.get("concurrency", 1))), strict=True):
+            out.append({"id": cid, **{k: (bool(v.labels[k]) if v.labels else None) for k in LABELS},
+                        "status": v.status, "rationale": v.rationale or v.error or ""})
+    if args.format == "json":
+        for row in out:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(out[0]) if out else ["id", *LABELS])
+        writer.writeheader()
+        writer.writerows(out)
+    return 0
 
 
 def cmd_models(args) -> int:
@@ -226,6 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="YAML file over the defaults")
     s.add_argument("--dry-run", action="store_true", help="print what would be fetched, fetch nothing")
     s.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("captions", help="caption tools")
+    csub2 = p.add_subparsers(dest="captions_command", required=True)
+    s = csub2.add_parser("check", help="flag scene transition / frame-level / reduplication in JSONL captions")
+    s.add_argument("file", help='JSONL lines {"id": ..., "caption": ...} (optional "finish_reason")')
+    s.add_argument("--backend", choices=["rules", "transformers", "openai"], default="rules",
+                   help="rules (always available) or the LLM judge configured under judge.*")
+    s.add_argument("--format", choices=["json", "csv"], default="csv")
+    s.add_argument("--config", help="YAML file over the defaults")
+    s.set_defaults(func=cmd_captions_check)
 
     p = sub.add_parser("rebalance", help="freeze the category-sampling reference over all shards")
     _add_home(p)

@@ -8,6 +8,7 @@ import dagster as dg
 
 from .core.config import load_config
 from .core.store import resolve_home
+from .defs.curation import build_curation_assets
 from .defs.ingest import build_footage_sensor, shard_manifest, videos
 from .defs.resources import VidgenResource, video_shards
 from .defs.scenes import build_scene_assets
@@ -21,14 +22,15 @@ def build_definitions(home: str | None = None, config_path: str | None = None) -
     home = resolve_home(home)
     scenes, clips, shard_accounting = build_scene_assets(config)
     tagging, tagging_checks = build_tagging_assets(config, home)
-    assets = [shard_manifest, videos, scenes, clips, *tagging]
+    curating, curating_checks = build_curation_assets(config)
+    assets = [shard_manifest, videos, scenes, clips, *tagging, *curating]
     curate_shard = dg.define_asset_job(
         "curate_shard", selection=dg.AssetSelection.assets(*assets), partitions_def=video_shards,
-        description="Everything per shard, from the manifest to the coarse selection.",
+        description="Everything per shard, from the manifest to the curated clips.",
     )
     return dg.Definitions(
         assets=assets,
-        asset_checks=[shard_accounting, *tagging_checks],
+        asset_checks=[shard_accounting, *tagging_checks, *curating_checks],
         jobs=[curate_shard],
         sensors=[build_footage_sensor(curate_shard)],
         resources={"vidgen": VidgenResource(home=home, config_path=str(config_path))},

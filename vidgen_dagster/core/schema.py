@@ -100,6 +100,39 @@ TABLES: dict[str, pa.Schema] = {
             ("passed_thresholds", BOOL), ("not_applied", pa.list_(STR)), ("category", STR), ("keep_prob", F64),
         ]
     ),
+    # Captioning and fine curation. status: ok | failed | unavailable (model absent / backend none)
+    # | skipped (not kept by coarse selection).
+    "captions": pa.schema(
+        [
+            ("clip_id", STR), ("shard", STR), ("video_id", STR), ("status", STR), ("error", STR),
+            ("caption", STR), ("model_id", STR), ("prompt_version", STR), ("prompt_tokens", I64),
+            ("completion_tokens", I64), ("finish_reason", STR), ("truncated", BOOL), ("frames_used", I64),
+            ("seconds", F64), ("caption_key", STR), ("config_hash", STR),
+        ]
+    ),
+    "caption_checks": pa.schema(
+        [
+            ("clip_id", STR), ("shard", STR), ("video_id", STR), ("status", STR), ("error", STR),
+            ("caption_sha", STR), ("alignment", F64), ("alignment_model", STR), ("rules_version", STR),
+            ("rule_scene_transition", BOOL), ("rule_frame_level", BOOL), ("rule_reduplication", BOOL),
+            ("rule_reasons", pa.list_(STR)),
+            ("judge_status", STR),  # ok | failed (unparsable after retries) | unavailable
+            ("judge_error", STR), ("judge_model", STR), ("judge_prompt_version", STR), ("judge_key", STR),
+            ("judge_scene_transition", BOOL), ("judge_frame_level", BOOL), ("judge_reduplication", BOOL),
+            ("judge_rationale", STR), ("judge_attempts", I64),
+            # combined flags (rules OR judge)
+            ("scene_transition", BOOL), ("frame_level", BOOL), ("reduplication", BOOL), ("config_hash", STR),
+        ]
+    ),
+    # The final decision per clip: kept | rejected (stage + every reason) | failed (stage + error).
+    "curated_clips": pa.schema(
+        [
+            ("clip_id", STR), ("shard", STR), ("video_id", STR), ("state", STR),
+            ("stage", STR),  # coarse | captions | alignment | fine
+            ("reasons", pa.list_(STR)), ("not_applied", pa.list_(STR)), ("caption", STR), ("alignment", F64),
+            ("category", STR), ("start_s", F64), ("end_s", F64), ("duration_s", F64), ("config_hash", STR),
+        ]
+    ),
 }
 
 # Derived views in the catalog: every video's one terminal state so far.

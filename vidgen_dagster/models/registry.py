@@ -107,7 +107,41 @@ def _visual(cfg: dict) -> list[ModelStatus]:
     ]
 
 
-STEPS: dict[str, Callable[[dict], list[ModelStatus]]] = {"motion": _motion, "ocr": _ocr, "visual": _visual}
+def _llm_step(step: str, cfg: dict, resolve, default: str) -> list[ModelStatus]:
+    backend = cfg.get("backend", "transformers")
+    if backend == "none":
+        note = "clips are recorded as uncaptioned" if step == "captions" else "rule detectors only"
+        return [ModelStatus(step, "none", "", "", False, f"{step}.backend is none", note)]
+    if backend == "openai":
+        model = cfg.get("openai_model") or cfg.get("model") or default
+        return [ModelStatus(step, "openai", model, "", True, cfg.get("openai_base_url", ""),
+                            "served by an OpenAI-compatible endpoint (reachability is checked when the asset runs)")]
+    folder, where = resolve(cfg)
+    model = cfg.get("model") or default
+    return [ModelStatus(step, "transformers", model, cfg.get("revision") or "", folder is not None,
+                        str(folder) if folder else where,
+                        "" if folder else f"{step} will be recorded as unavailable")]
+
+
+def _captions(cfg: dict) -> list[ModelStatus]:
+    from ..core.captioning.transformers_backend import DEFAULT_VLM, resolve_vlm
+
+    return _llm_step("captions", cfg, resolve_vlm, DEFAULT_VLM)
+
+
+def _judge(cfg: dict) -> list[ModelStatus]:
+    from ..core.llm_transformers import DEFAULT_JUDGE_LLM, resolve_chat_model
+
+    def resolve(c):
+        src = resolve_chat_model(c)
+        return src.folder, src.where
+
+    return _llm_step("judge", cfg, resolve, DEFAULT_JUDGE_LLM)
+
+
+STEPS: dict[str, Callable[[dict], list[ModelStatus]]] = {
+    "motion": _motion, "ocr": _ocr, "visual": _visual, "captions": _captions, "judge": _judge,
+}
 
 
 def check(config: dict, steps: list[str] | None = None) -> list[ModelStatus]:
@@ -179,6 +213,14 @@ def plan_pull(config: dict) -> list[tuple[str, str, str]]:
             plan.append(("visual", f"hf://{model}@{rev}", "HF cache"))
         if not v.get("aesthetic_head"):
             plan.append(("aesthetic", visual.AESTHETIC_HEAD_URL, str(visual.default_head_path())))
+    for step in ("captions", "judge"):
+        c = config[step]
+        if c.get("backend") == "transformers" and not Path(os.path.expanduser(c.get("model") or "")).exists():
+            from ..core.captioning.transformers_backend import DEFAULT_VLM
+            from ..core.llm_transformers import DEFAULT_JUDGE_LLM
+
+            model = c.get("model") or (DEFAULT_VLM if step == "captions" else DEFAULT_JUDGE_LLM)
+            plan.append((step, f"hf://{model}@{c.get('revision') or 'main'}", "HF cache"))
     o = config["ocr"]
     if o.get("backend") == "paddleocr":
         plan.append(("ocr", f"paddleocr:{o.get('paddleocr_model')}", "PaddleX cache"))
@@ -191,8 +233,8 @@ def pull(config: dict, echo: Callable[[str], None] = print) -> list[str]:
 
     failures = []
     for step, what, dest in plan_pull(config):
-        have = Path(dest).is_file() if dest.startswith("/") else (
-            step == "visual" and visual.resolve_clip(config["visual"])[0] is not None)
+        have = Path(dest).is_file() if dest.startswith("/") else any(
+            s.present for s in check(config, [step if step != "aesthetic" else "visual"]) if s.step == step)
         if have:
             echo(f"{step}: already present ({dest})")
             continue
@@ -201,8 +243,13 @@ def pull(config: dict, echo: Callable[[str], None] = print) -> list[str]:
             if what.startswith("hf://"):
                 from huggingface_hub import snapshot_download
 
+                from ..core.captioning.transformers_backend import VLM_ALLOW_PATTERNS
+                from ..core.llm_transformers import LLM_ALLOW_PATTERNS
+
                 repo, rev = what[5:].rsplit("@", 1)
-                path = snapshot_download(repo, revision=rev, allow_patterns=list(visual.CLIP_ALLOW_PATTERNS))
+                patterns = {"visual": visual.CLIP_ALLOW_PATTERNS, "captions": VLM_ALLOW_PATTERNS,
+                            "judge": LLM_ALLOW_PATTERNS}[step]
+                path = snapshot_download(repo, revision=rev, allow_patterns=list(patterns))
                 echo(f"{step}: {path}")
             elif what.startswith("paddleocr:"):
                 from ..core.scoring.text import build_text_detector

@@ -1,0 +1,197 @@
+"""Captioning and fine curation through the real graph: tiny random-weight VLM, judge LM and CLIP built
+here and loaded by the real loaders; every clip ends in one state; prompt and threshold edits re-run
+exactly what depends on them; captions and verdicts are reused for unchanged inputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from vidgen_dagster.core import curation
+from vidgen_dagster.core.captioning.base import load_prompt
+from vidgen_dagster.core.config import load_config
+from vidgen_dagster.core.store import Store
+from vidgen_dagster.definitions import build_definitions
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> dict:
+    from tiny_lm import build_tiny_lm
+    from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip
+    from tiny_vlm import build_tiny_vlm
+
+    root = tmp_path_factory.mktemp("models")
+    return {"vlm": str(build_tiny_vlm(root / "vlm")), "lm": str(build_tiny_lm(root / "lm")),
+            "clip": str(build_tiny_clip(root / "clip")),
+            "head": str(build_laion_head(root / "head.pth", TINY_CLIP_DIM))}
+
+
+def write_config(path: Path, models: dict, **overrides) -> str:
+    cfg = {
+        "visual": {"clip_model": models["clip"], "aesthetic_head": models["head"], "device": "cpu"},
+        "captions": {"model": models["vlm"], "max_new_tokens": 16, "device": "cpu", "batch_size": 2},
+        "judge": {"model": models["lm"], "max_tokens": 24, "device": "cpu", "max_attempts": 2},
+        # random-weight CLIP: aesthetic is meaningless, keep the coarse stage permissive
+        "thresholds": {"aesthetic_min": None, "consistency_min": None},
+        "sampling": {"enabled": False},
+    }
+    for section, values in overrides.items():
+        cfg.setdefault(section, {}).update(values)
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def vidgen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vidgen_dagster.cli", *args], capture_output=True, text=True)
+
+
+def test_full_graph_with_tiny_models_accounts_for_every_clip(home, demo_footage, tmp_path, tiny_models):
+    config = write_config(tmp_path / "a.yaml", tiny_models)
+    r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", config)
+    assert r.returncode == 0, r.stderr
+    assert "captions, caption_checks, curated_clips" in r.stdout and "curated: kept=" in r.stdout
+    store = Store(home)
+    clips = {c["clip_id"] for c in store.rows("clips")}
+    sel = {r["clip_id"]: r for r in store.rows("coarse_selection")}
+    caps = {r["clip_id"]: r for r in store.rows("captions")}
+    checks = {r["clip_id"]: r for r in store.rows("caption_checks")}
+    final = {r["clip_id"]: r for r in store.rows("curated_clips")}
+    assert set(caps) == set(checks) == set(final) == clips
+    prompt = load_prompt("caption_v1.txt")
+    for cid, c in caps.items():
+        if sel[cid]["decision"] != "kept":
+            assert c["status"] == "skipped" and final[cid]["stage"] == "coarse"
+            continue
+        assert c["status"] == "ok" and c["model_id"] == tiny_models["vlm"]
+        assert c["prompt_version"] == prompt.version and c["completion_tokens"] > 0 and c["frames_used"] == 5
+        assert c["finish_reason"] in ("length", "stop") and c["truncated"] == (c["finish_reason"] == "length")
+        k = checks[cid]
+        assert k["status"] == "ok" and k["alignment"] is not None and -1 <= k["alignment"] <= 1
+        assert k["judge_status"] in ("ok", "failed") and k["judge_model"] == tiny_models["lm"]
+        if c["truncated"]:  # a caption cut by the token limit is flagged by the rules
+            assert k["rule_reduplication"] and any("finish_reason" in x for x in k["rule_reasons"])
+    for r in final.values():
+        assert r["state"] in ("kept", "rejected", "failed") and (r["state"] == "kept") == (not r["reasons"])
+    assert curation.account_curated(store, next(iter(final.values()))["shard"]) == []
+
+    # Loosen alignment: only curated_clips re-runs; captions and checks are untouched.
+    before = {t: open(store.table_file(t, r["shard"]), "rb").read() for t in ("captions", "caption_checks")}
+    looser = write_config(tmp_path / "b.yaml", tiny_models, thresholds={"alignment_min": -1.0})
+    r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", looser)
+    assert r.returncode == 0, r.stderr
+    assert "materializing curated_clips\n" in r.stdout
+    for t, data in before.items():
+        assert open(store.table_file(t, next(iter(final.values()))["shard"]), "rb").read() == data
+    after = {r["clip_id"]: r for r in store.rows("curated_clips")}
+    assert not any(x.startswith("misaligned") for r in after.values() for x in r["reasons"])
+
+
+def test_prompt_edits_make_captions_stale_and_thresholds_do_not(home, tmp_path, tiny_models):
+    base = write_config(tmp_path / "a.yaml", tiny_models)
+    prompt = tmp_path / "my_prompt.txt"
+    prompt.write_text("Describe the video.")
+    edited = write_config(tmp_path / "b.yaml", tiny_models, captions={"prompt": str(prompt)})
+    ver = lambda g, k: g.get(dg.AssetKey(k)).code_version  # noqa: E731
+    a = build_definitions(str(home), base).resolve_asset_graph()
+    b = build_definitions(str(home), edited).resolve_asset_graph()
+    prompt.write_text("Describe the video in detail.")
+    c = build_definitions(str(home), edited).resolve_asset_graph()
+    keys = [k.to_user_string() for k in a.get_all_asset_keys()]
+    assert sorted(k for k in keys if ver(a, k) != ver(b, k)) == ["captions"]
+    assert sorted(k for k in keys if ver(b, k) != ver(c, k)) == ["captions"]  # the file's content counts
+    judge_prompt = tmp_path / "judge.txt"
+    judge_prompt.write_text(Path(load_prompt("judge_v1.txt").path).read_text() + "\nBe strict.")
+    d = build_definitions(str(home), write_config(tmp_path / "d.yaml", tiny_models,
+                                                  judge={"prompt": str(judge_prompt)})).resolve_asset_graph()
+    assert sorted(k for k in keys if ver(a, k) != ver(d, k)) == ["caption_checks"]
+    e = build_definitions(str(home), write_config(tmp_path / "e.yaml", tiny_models,
+                                                  thresholds={"alignment_min": 0.5})).resolve_asset_graph()
+    assert sorted(k for k in keys if ver(a, k) != ver(e, k)) == ["curated_clips"]
+
+
+def test_captions_and_verdicts_are_reused_for_unchanged_inputs(home, demo_footage, tmp_path, tiny_models):
+    from test_coarse import curated_until_clips
+
+    from vidgen_dagster.core import coarse
+
+    config = load_config(write_config(tmp_path / "a.yaml", tiny_models))
+    store, shard = curated_until_clips(home, sorted(demo_footage.glob("*.mp4")), config)
+    for step in (coarse.run_frames, coarse.run_motion, coarse.run_text, coarse.run_visual, coarse.run_selection):
+        step(store, shard, config)
+    first = curation.run_captions(store, shard, config)
+    assert first["captioned_now"] > 0 and first["reused"] == 0
+    checks = curation.run_caption_checks(store, shard, config)
+    assert checks["judged_now"] == first["captioned_now"]
+    again = curation.run_captions(store, shard, config)
+    assert again["captioned_now"] == 0 and again["reused"] == first["captioned_now"]
+    assert curation.run_caption_checks(store, shard, config)["judged_now"] == sum(
+        r["judge_status"] != "ok" for r in store.rows("caption_checks", shard) if r["status"] == "ok")
+    # A different token limit is a different caption: nothing reused.
+    config["captions"]["max_new_tokens"] = 8
+    assert curation.run_captions(store, shard, config)["reused"] == 0
+
+
+def _decide(sel=None, cap=None, chk=None, **curation_cfg):
+    config = {"thresholds": {"alignment_min": 0.2},
+              "curation": {"require_caption": True, "flag_sources": ["rules", "judge"], **curation_cfg}}
+    sel = sel or {"decision": "kept", "reasons": [], "not_applied": []}
+    return curation.decide(sel, cap, chk, config)
+
+
+OK_CAP = {"status": "ok", "caption": "A dog runs.", "error": None}
+CLEAN = {"alignment": 0.3, "judge_status": "ok", "rule_reasons": [],
+         **{f"{s}_{k}": False for s in ("rule", "judge") for k in ("scene_transition", "frame_level", "reduplication")}}
+
+
+def test_decisions_cover_every_path():
+    assert _decide(cap=OK_CAP, chk=CLEAN) == {"state": "kept", "stage": "fine", "reasons": [], "not_applied": []}
+    d = _decide(sel={"decision": "rejected", "reasons": ["motion_low: 0.001 < 0.005"], "not_applied": []})
+    assert d["state"] == "rejected" and d["stage"] == "coarse"
+    d = _decide(sel={"decision": "rejected", "reasons": ["failed: frames: decode_failed: x"], "not_applied": []})
+    assert d["state"] == "failed" and d["stage"] == "coarse"
+    assert _decide(cap={"status": "failed", "error": "scoring_failed: boom"})["state"] == "failed"
+    d = _decide(cap={"status": "unavailable", "error": "model_unavailable: no VLM"})
+    assert d["state"] == "rejected" and d["reasons"] == ["uncaptioned: model_unavailable: no VLM"]
+    d = _decide(cap={"status": "unavailable", "error": "off"}, require_caption=False)
+    assert d["state"] == "kept" and "captions" in d["not_applied"]
+    d = _decide(cap=OK_CAP, chk={**CLEAN, "alignment": 0.1})
+    assert d["state"] == "rejected" and d["stage"] == "alignment" and d["reasons"] == ["misaligned: 0.100 < 0.2"]
+    d = _decide(cap=OK_CAP, chk={**CLEAN, "alignment": None})
+    assert d["state"] == "kept" and d["not_applied"] == ["alignment_min"]
+    flagged = {**CLEAN, "rule_scene_transition": True, "rule_reasons": ['scene_transition: scene change: "cuts to"']}
+    d = _decide(cap=OK_CAP, chk=flagged)
+    assert d["state"] == "rejected" and d["reasons"] == ['scene_transition (rules: scene change: "cuts to")']
+    judged = {**CLEAN, "judge_frame_level": True, "judge_rationale": "lists frames"}
+    assert _decide(cap=OK_CAP, chk=judged)["reasons"] == ["frame_level (judge: lists frames)"]
+    assert _decide(cap=OK_CAP, chk=judged, flag_sources=["rules"])["state"] == "kept"
+    d = _decide(cap=OK_CAP, chk={**CLEAN, "judge_status": "failed"})
+    assert d["state"] == "kept" and d["not_applied"] == ["judge"]
+
+
+def test_captions_check_cli_rules(tmp_path):
+    items = [json.loads(line) for line in (DATA / "captions_labelled.jsonl").read_text().splitlines() if line.strip()]
+    src = tmp_path / "caps.jsonl"
+    src.write_text("\n".join(json.dumps({"id": i["id"], "caption": i["caption"],
+                                         **({"finish_reason": i["finish_reason"]} if "finish_reason" in i else {})})
+                             for i in items))
+    r = vidgen("captions", "check", str(src), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = {row["id"]: row for row in map(json.loads, r.stdout.splitlines())}
+    assert set(out) == {i["id"] for i in items}
+    for label in ("scene_transition", "frame_level", "reduplication"):
+        agree = sum(out[i["id"]][label] == i[label] for i in items)
+        assert agree / len(items) >= 0.9, label
+    csv_out = vidgen("captions", "check", str(src))
+    assert csv_out.stdout.splitlines()[0] == "id,scene_transition,frame_level,reduplication,evidence"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n')
+    r = vidgen("captions", "check", str(bad))
+    assert r.returncode == 2 and "bad.jsonl:1" in r.stderr

@@ -1,0 +1,382 @@
+"""Captioning and fine curation per shard (Dagster-free): captions → caption_checks → curated_clips.
+
+* ``captions``: the configured VLM captions every clip coarse selection kept, from frames already
+  in the ``frames`` table (no decode). Captions are reused when the clip, model, prompt and frame
+  settings are unchanged, so re-running after a threshold change only captions newly kept clips.
+* ``caption_checks``: caption–video alignment (CLIP text embedding of the caption against the clip's
+  stored CLIP embedding), the rule detectors for the paper's three errors (always), and the LLM judge
+  (when configured; results reused for an unchanged caption, judge model and prompt).
+* ``curated_clips``: every clip of the shard in exactly one final state — ``kept``, ``rejected``
+  (with the stage and every reason) or ``failed`` (with the error).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from .config import section_hash
+from .errors import ConfigError, ModelUnavailableError
+from .fine_curation import LABELS
+from .store import Store
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, str], None]
+CHUNK = 32  # requests handed to a backend at once (progress granularity)
+
+
+def _noop(done: int, total: int, what: str) -> None:
+    pass
+
+
+def _rows(store: Store, table: str, shard: str) -> dict[str, dict]:
+    return {r["clip_id"]: r for r in store.rows(table, shard)} if store.has(table, shard) else {}
+
+
+# ---------------------------------------------------------------------------------------------- backends
+
+
+def build_captioner(cfg: dict):
+    """The configured captioner, or None for ``none``. Raises ModelUnavailableError / ConfigError."""
+    backend = cfg.get("backend", "transformers")
+    if backend == "none":
+        return None
+    if backend == "transformers":
+        from .captioning.transformers_backend import TransformersCaptioner
+
+        return TransformersCaptioner.from_config(cfg)
+    if backend == "openai":
+        from .captioning.openai_backend import OpenAICaptioner
+
+        return OpenAICaptioner(cfg)
+    raise ConfigError(f"captions.backend must be transformers, openai or none; got {backend!r}")
+
+
+def build_judge_model(cfg: dict):
+    """The LLM judge's chat model, or None for ``none`` (rules only)."""
+    backend = cfg.get("backend", "transformers")
+    if backend == "none":
+        return None
+    if backend == "transformers":
+        from .llm_transformers import TransformersChatModel
+
+        return TransformersChatModel.from_config(cfg)
+    if backend == "openai":
+        from .captioning.openai_backend import OpenAIChatModel
+
+        return OpenAIChatModel.from_config(cfg)
+    raise ConfigError(f"judge.backend must be transformers, openai or none; got {backend!r}")
+
+
+def sample_for_caption(frames_rows: list[dict], n: int) -> list[dict]:
+    """``n`` of a clip's kept frames spread over it, in time order (all when it has fewer)."""
+    unique = sorted({r["frame_index"]: r for r in frames_rows}.values(), key=lambda r: r["frame_index"])
+    if len(unique) <= n:
+        return unique
+    picks = np.linspace(0, len(unique) - 1, n).round().astype(int)
+    return [unique[i] for i in sorted(set(picks.tolist()))]
+
+
+def caption_key(model_id: str, prompt_version: str, cfg: dict) -> str:
+    """What a caption depends on besides the clip: reuse a stored caption only when this matches."""
+    payload = json.dumps([model_id, prompt_version, cfg.get("frames_per_clip"), cfg.get("max_new_tokens"),
+                          cfg.get("temperature"), cfg.get("system_prompt")], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------- captions
+
+
+def run_captions(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
+    from .captioning.base import CaptionRequest, load_prompt
+    from .frames import decode_jpeg
+
+    cfg = config["captions"]
+    chash = section_hash(config, "captions")
+    prompt = load_prompt(cfg.get("prompt") or "caption_v1.txt")
+    system = load_prompt(cfg["system_prompt"]).text if cfg.get("system_prompt") else ""
+    selection = _rows(store, "coarse_selection", shard)
+    existing = _rows(store, "captions", shard)
+    frames_by_clip: dict[str, list[dict]] = {}
+    for r in store.read("frames", shard).to_pylist():
+        frames_by_clip.setdefault(r["clip_id"], []).append(r)
+    t0 = time.perf_counter()
+    captioner, unavailable = None, None
+    kept = sorted(c for c, s in selection.items() if s["decision"] == "kept")
+    if kept:
+        try:
+            captioner = build_captioner(cfg)
+            if captioner is None:
+                unavailable = "captions.backend is none"
+        except ModelUnavailableError as exc:
+            unavailable = exc.record()
+    key = caption_key(captioner.model_id, prompt.version, cfg) if captioner else None
+    rows: dict[str, dict] = {}
+    todo: list[str] = []
+    for cid, sel in sorted(selection.items()):
+        base = {"clip_id": cid, "shard": shard, "video_id": sel["video_id"], "prompt_version": prompt.version,
+                "config_hash": chash}
+        if sel["decision"] != "kept":
+            rows[cid] = {**base, "status": "skipped", "error": "not kept by coarse selection"}
+        elif captioner is None:
+            rows[cid] = {**base, "status": "unavailable", "error": unavailable}
+        elif (old := existing.get(cid)) and old["status"] == "ok" and old.get("caption_key") == key:
+            rows[cid] = {**old, "config_hash": chash, "reused": True}
+        elif cid not in frames_by_clip:
+            rows[cid] = {**base, "status": "failed", "error": "no frames for this clip"}
+        else:
+            todo.append(cid)
+    reused = sum(1 for r in rows.values() if r.get("reused"))
+    n = int(cfg.get("frames_per_clip", 5))
+    for start in range(0, len(todo), CHUNK):
+        chunk = todo[start:start + CHUNK]
+        progress(start, len(todo), f"captioning {chunk[0]}")
+        requests, used = [], {}
+        for cid in chunk:
+            picked = sample_for_caption(frames_by_clip[cid], n)
+            used[cid] = len(picked)
+            requests.append(CaptionRequest(cid, [decode_jpeg(r["jpeg"]) for r in picked], prompt.text, system))
+        results = captioner.caption(requests)
+        for req, res in zip(requests, results, strict=True):
+            sel = selection[req.clip_id]
+            rows[req.clip_id] = {
+                "clip_id": req.clip_id, "shard": shard, "video_id": sel["video_id"], "status": res.status,
+                "error": res.error, "caption": res.caption if res.status == "ok" else None,
+                "model_id": res.model_id or captioner.model_id, "prompt_version": prompt.version,
+                "prompt_tokens": res.prompt_tokens, "completion_tokens": res.completion_tokens,
+                "finish_reason": res.finish_reason, "truncated": bool(res.truncated),
+                "frames_used": used[req.clip_id], "seconds": round(res.seconds, 4), "caption_key": key,
+                "config_hash": chash,
+            }
+    progress(len(todo), len(todo), "done")
+    out = sorted(rows.values(), key=lambda r: r["clip_id"])
+    store.write("captions", shard, out)
+    status = Counter(r["status"] for r in out)
+    ok = [r for r in out if r["status"] == "ok"]
+    words = [len((r["caption"] or "").split()) for r in ok]
+    return {"clips": len(out), **{f"clips_{k}": v for k, v in sorted(status.items())},
+            "captioned_now": len(todo), "reused": reused, "truncated": sum(bool(r.get("truncated")) for r in ok),
+            "mean_words": round(float(np.mean(words)), 1) if words else 0.0,
+            "backend": f"{captioner.backend} ({captioner.model_id})" if captioner else f"not run: {unavailable}",
+            "prompt_version": prompt.version, "seconds": round(time.perf_counter() - t0, 2),
+            "unavailable": unavailable if kept else None,
+            "failures": {r["clip_id"]: r["error"] for r in out if r["status"] == "failed"}}
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_caption_checks(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
+    from .captioning.base import load_prompt
+    from .fine_curation.judge import LLMJudge
+    from .fine_curation.rules import RULES_VERSION, check_caption
+
+    jcfg = config["judge"]
+    chash = section_hash(config, "judge", "visual")
+    captions = _rows(store, "captions", shard)
+    visual = _rows(store, "visual_scores", shard)
+    existing = _rows(store, "caption_checks", shard)
+    ok = sorted(c for c, r in captions.items() if r["status"] == "ok")
+    t0 = time.perf_counter()
+
+    # Alignment: the coarse stage's CLIP model, the stored clip embeddings.
+    align_unavailable, clip_scorer = None, None
+    if ok:
+        from .scoring.visual import build_visual_scorer
+
+        try:
+            clip_scorer = build_visual_scorer(config["visual"])
+            if clip_scorer is None:
+                align_unavailable = "visual.backend is none"
+        except ModelUnavailableError as exc:
+            align_unavailable = exc.record()
+    alignment: dict[str, float | None] = {}
+    if clip_scorer is not None:
+        have = [c for c in ok if visual.get(c, {}).get("embedding") is not None
+                and visual[c].get("model_id") == clip_scorer.model_id]
+        for start in range(0, len(have), 64):
+            chunk = have[start:start + 64]
+            text = clip_scorer.embed_texts([captions[c]["caption"] for c in chunk])
+            for c, t in zip(chunk, text, strict=True):
+                v = np.asarray(visual[c]["embedding"], dtype=np.float32)
+                alignment[c] = float(np.dot(t, v / (np.linalg.norm(v) or 1.0)))
+        missing = len(ok) - len(have)
+        if missing and not align_unavailable:
+            align_unavailable = (f"{missing} clip(s) have no CLIP embedding from {clip_scorer.model_id} "
+                                 "(re-run visual_scores with this model)")
+
+    # LLM judge.
+    judge, judge_unavailable, prompt = None, None, None
+    if ok:
+        try:
+            model = build_judge_model(jcfg)
+            if model is None:
+                judge_unavailable = "judge.backend is none"
+            else:
+                prompt = load_prompt(jcfg.get("prompt") or "judge_v1.txt")
+                judge = LLMJudge(model, prompt, max_attempts=int(jcfg.get("max_attempts", 3)),
+                                 max_tokens=int(jcfg.get("max_tokens", 200)))
+        except ModelUnavailableError as exc:
+            judge_unavailable = exc.record()
+    judge_id = f"{judge.model.model_id}|{prompt.version}" if judge else None
+    todo = [c for c in ok if not (judge and (old := existing.get(c)) and old.get("judge_status") == "ok"
+                                  and old.get("judge_key") == judge_id
+                                  and old.get("caption_sha") == _sha(captions[c]["caption"]))]
+    verdicts: dict[str, object] = {}
+    if judge:
+        for start in range(0, len(todo), CHUNK):
+            chunk = todo[start:start + CHUNK]
+            progress(start, len(todo), f"judging {chunk[0]}")
+            results = judge.judge_many([captions[c]["caption"] for c in chunk],
+                                       concurrency=int(jcfg.get("concurrency", 1)))
+            verdicts.update(zip(chunk, results, strict=True))
+        progress(len(todo), len(todo), "done")
+
+    rows = []
+    for cid, cap in sorted(captions.items()):
+        row = {"clip_id": cid, "shard": shard, "video_id": cap["video_id"], "config_hash": chash}
+        if cap["status"] != "ok":
+            rows.append({**row, "status": "skipped", "error": f"no caption ({cap['status']})"})
+            continue
+        text = cap["caption"]
+        rules = check_caption(text, cap.get("finish_reason"))
+        row.update(status="ok", caption_sha=_sha(text), rules_version=RULES_VERSION,
+                   alignment=alignment.get(cid), alignment_model=clip_scorer.model_id if clip_scorer else None,
+                   rule_reasons=[f"{k}: {r}" for k in LABELS for r in rules.reasons.get(k, [])],
+                   **{f"rule_{k}": bool(rules.labels[k]) for k in LABELS})
+        if judge is None:
+            row.update(judge_status="unavailable", judge_error=judge_unavailable)
+        elif cid in verdicts:
+            v = verdicts[cid]
+            row.update(judge_status=v.status, judge_error=v.error, judge_model=v.model_id or judge.model.model_id,
+                       judge_prompt_version=v.prompt_version or prompt.version, judge_rationale=v.rationale,
+                       judge_attempts=v.attempts, judge_key=judge_id,
+                       **{f"judge_{k}": (bool(v.labels[k]) if v.labels else None) for k in LABELS})
+        else:  # reused verdict for the same caption, judge model and prompt
+            old = existing[cid]
+            row.update({k: old.get(k) for k in ("judge_status", "judge_error", "judge_model", "judge_prompt_version",
+                                                "judge_rationale", "judge_attempts", "judge_key")},
+                       **{f"judge_{k}": old.get(f"judge_{k}") for k in LABELS})
+        for k in LABELS:
+            row[k] = bool(row[f"rule_{k}"] or row.get(f"judge_{k}"))
+        rows.append(row)
+    store.write("caption_checks", shard, rows)
+    checked = [r for r in rows if r["status"] == "ok"]
+    judged = Counter(r.get("judge_status") for r in checked)
+    return {"clips": len(rows), "checked": len(checked), "judged_now": len(verdicts),
+            **{f"flag_{k}": sum(bool(r[k]) for r in checked) for k in LABELS},
+            **{f"rules_{k}": sum(bool(r[f"rule_{k}"]) for r in checked) for k in LABELS},
+            **{f"judge_{s}": n for s, n in sorted(judged.items()) if s},
+            "alignment": "computed" if alignment else f"not applied: {align_unavailable}",
+            "judge": f"{judge.model.backend} ({judge_id})" if judge else f"not run: {judge_unavailable}",
+            "seconds": round(time.perf_counter() - t0, 2),
+            "failures": {r["clip_id"]: r["judge_error"] for r in checked if r.get("judge_status") == "failed"}}
+
+
+# ---------------------------------------------------------------------------------------------- curated
+
+
+def curated_hash(config: dict) -> str:
+    payload = json.dumps({"alignment_min": config["thresholds"].get("alignment_min"),
+                          "curation": config["curation"]}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def decide(sel: dict, cap: dict | None, chk: dict | None, config: dict) -> dict:
+    """One clip's final state, stage, reasons and the filters that could not be applied."""
+    reasons: list[str] = []
+    not_applied: list[str] = list(sel.get("not_applied") or [])
+    if sel["decision"] != "kept":
+        failed = [r for r in sel["reasons"] if r.startswith("failed:")]
+        state = "failed" if failed and len(failed) == len(sel["reasons"]) else "rejected"
+        return {"state": state, "stage": "coarse", "reasons": list(sel["reasons"]), "not_applied": not_applied}
+    if cap is None or cap["status"] != "ok":
+        status = cap["status"] if cap else "missing"
+        why = (cap or {}).get("error") or status
+        if status == "failed":
+            return {"state": "failed", "stage": "captions", "reasons": [f"caption failed: {why}"],
+                    "not_applied": not_applied}
+        if config["curation"].get("require_caption", True):
+            return {"state": "rejected", "stage": "captions", "reasons": [f"uncaptioned: {why}"],
+                    "not_applied": not_applied}
+        return {"state": "kept", "stage": "captions", "reasons": [], "not_applied": [*not_applied, "captions"]}
+    sources = set(config["curation"].get("flag_sources") or ["rules", "judge"])
+    stage = "fine"
+    limit = config["thresholds"].get("alignment_min")
+    if chk is None:
+        not_applied += ["alignment_min", "rules", "judge"]
+    else:
+        if limit is not None:
+            if chk.get("alignment") is None:
+                not_applied.append("alignment_min")
+            elif chk["alignment"] < limit:
+                reasons.append(f"misaligned: {chk['alignment']:.3f} < {limit:g}")
+                stage = "alignment"
+        if "judge" in sources and chk.get("judge_status") != "ok":
+            not_applied.append("judge")
+        for k in LABELS:
+            if "rules" in sources and chk.get(f"rule_{k}"):
+                evidence = "; ".join(r.split(": ", 1)[1] for r in chk.get("rule_reasons") or [] if r.startswith(k))
+                reasons.append(f"{k} (rules: {evidence})" if evidence else f"{k} (rules)")
+            elif "judge" in sources and chk.get(f"judge_{k}"):
+                reasons.append(f"{k} (judge: {(chk.get('judge_rationale') or '')[:160]})")
+    return {"state": "rejected" if reasons else "kept", "stage": stage if reasons else "fine",
+            "reasons": reasons, "not_applied": list(dict.fromkeys(not_applied))}
+
+
+def run_curated(store: Store, shard: str, config: dict) -> dict:
+    chash = curated_hash(config)
+    selection = _rows(store, "coarse_selection", shard)
+    captions = _rows(store, "captions", shard)
+    checks = _rows(store, "caption_checks", shard)
+    clips = {c["clip_id"]: c for c in store.rows("clips", shard)}
+    rows = []
+    for cid, clip in sorted(clips.items()):
+        sel = selection.get(cid) or {"decision": "rejected", "reasons": ["failed: no coarse decision"],
+                                     "not_applied": []}
+        d = decide(sel, captions.get(cid), checks.get(cid), config)
+        cap = captions.get(cid) or {}
+        chk = checks.get(cid) or {}
+        rows.append({"clip_id": cid, "shard": shard, "video_id": clip["video_id"], **d,
+                     "caption": cap.get("caption") if cap.get("status") == "ok" else None,
+                     "alignment": chk.get("alignment"), "category": sel.get("category"),
+                     "start_s": clip["start_s"], "end_s": clip["end_s"], "duration_s": clip["duration_s"],
+                     "config_hash": chash})
+    store.write("curated_clips", shard, rows)
+    states = Counter(r["state"] for r in rows)
+    stages = Counter(f"{r['state']}_{r['stage']}" for r in rows if r["state"] != "kept")
+    reasons = Counter(x.split(":")[0].split(" (")[0] for r in rows for x in r["reasons"])
+    not_applied = Counter(k for r in rows if r["state"] == "kept" for k in r["not_applied"])
+    return {"clips": len(rows), **{f"state_{k}": v for k, v in sorted(states.items())},
+            **{k: v for k, v in sorted(stages.items())}, **{f"reason_{k}": v for k, v in sorted(reasons.items())},
+            "kept_seconds": round(sum(r["duration_s"] for r in rows if r["state"] == "kept"), 2),
+            "filters_not_applied": ", ".join(f"{k} ({n} kept clips)" for k, n in sorted(not_applied.items()))
+            or "none"}
+
+
+def account_curated(store: Store, shard: str) -> list[str]:
+    """Every clip of the shard has exactly one captions, caption_checks and curated_clips row and one
+    terminal state; a rejected or failed clip has a reason, a kept one none."""
+    problems: list[str] = []
+    clips = {c["clip_id"] for c in store.rows("clips", shard)}
+    for table in ("captions", "caption_checks", "curated_clips"):
+        seen = Counter(r["clip_id"] for r in store.rows(table, shard)) if store.has(table, shard) else Counter()
+        if set(seen) != clips:
+            problems.append(f"{table}: {len(clips - set(seen))} clip(s) missing, {len(set(seen) - clips)} unknown")
+        problems += [f"{table}: {c} repeated" for c, n in seen.items() if n > 1]
+    for r in store.rows("curated_clips", shard) if store.has("curated_clips", shard) else []:
+        if r["state"] not in ("kept", "rejected", "failed"):
+            problems.append(f"{r['clip_id']}: state {r['state']!r}")
+        elif (r["state"] == "kept") == bool(r["reasons"]):
+            problems.append(f"{r['clip_id']}: {r['state']} with reasons {r['reasons']}")
+    return problems

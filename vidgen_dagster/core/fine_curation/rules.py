@@ -1,0 +1,558 @@
+"""Rule detectors for the paper's three caption errors (VidGen-1M, arXiv 2408.02629, fine curation).
+
+Pure Python (``re``, ``collections``, ``zlib``), deterministic, no models; ~0.1-0.3 ms per caption
+on one CPU core. The rules are deliberately precise (high precision first): each fires on explicit
+wording and records the matched text as evidence in :attr:`RuleResult.reasons`.
+
+* ``scene_transition`` -- editorial language: "cuts to", "there is a cut to", "quick cuts", "in the
+  next scene", "<scene|shot|view|video|setting...> changes/shifts/switches/transitions to", "the shot
+  changes and ...", "switches to a shot of", "followed by a shot of", "alternates between",
+  "intercut", "jumps ahead", "flashback", "fades to black", "montage", "compilation", "multiple
+  shots", "mixes shots of", "made up of two parts", "Later, he is shown", "Next, we see", "at a
+  different location", "the next day". Continuous-camera language ("the camera pans to reveal",
+  "the light changes", "the scene is lit by", "the view shifts to the left", "a river cuts
+  through", "she transitions between poses", "cuts the deck") has no matching subject/verb pair
+  and stays clean.
+* ``frame_level`` -- enumeration of frames/images: ordinal + frame/image/picture/photo/still ("the
+  first image", "in the second frame"), "Frame 1" / "image 3" / "frame two", "the top-left image",
+  "each frame shows", "in these images", "the (still) images show", "sequence/collage of frames",
+  "frames from a video", "frame-by-frame", and numbered (1. 2. 3.) or lettered ((a) (b) (c)) lists
+  of three or more items. "picture frame", "frame of the bicycle", "framed by", "frame rate", "the
+  first person", "the image of a cat printed on" do not match. A lone "The image shows ..." is
+  *not* flagged (too common in otherwise fine video captions).
+* ``reduplication`` -- looping/degenerate text or a missing end:
+
+  - empty / whitespace-only caption (policy: nothing usable, reason ``"empty caption"``);
+  - ``finish_reason == "length"`` or the stripped caption not ending in ``. ! ? " ' ) ”`` (or
+    ``’``, ``…``);
+  - one word repeated 4+ times in a row, or a 2-6-word phrase repeated 3+ times back-to-back;
+  - a 4-gram with at least two content words occurring 3+ times, else an 8-gram (3+ content words)
+    occurring twice, or a content bigram 5+ times / a trigram with 2+ content words 4+ times;
+  - a sentence of 5+ words repeated verbatim;
+  - a character unit repeated 10+ times ("!!!!!!!!!!", "hahahahahaha...");
+  - zlib compression ratio >= 2.6 on captions of 300+ characters (a backstop for loops the n-gram
+    tests miss; natural English captions sit around 1.5-1.9).
+
+  Text inside quotation marks is left out of the n-gram/sentence tests (a quoted song refrain
+  repeats by nature); the other tests still see it.
+
+Bump :data:`RULES_VERSION` whenever a rule changes: it feeds the fine-curation asset's code version.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from vidgen_dagster.core.fine_curation import LABELS
+
+RULES_VERSION = "rules-1"
+
+
+@dataclass
+class RuleResult:
+    """Per-label verdicts plus the evidence that produced each positive verdict."""
+
+    labels: dict[str, bool]
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> bool:
+        return any(self.labels.values())
+
+
+_I = re.IGNORECASE
+
+# ---------------------------------------------------------------------------------------------------
+# Scene transition
+# ---------------------------------------------------------------------------------------------------
+# Subjects whose change means an edit (not "light", "sky", "focus", "weather", "expression", people).
+_ST_SUBJ = r"(?:scene|scenery|setting|location|shot|footage|clip|video|view|image|picture|frame)"
+_ST_ADV = r"(?:(?:then|abruptly|suddenly|quickly|briefly|eventually|later|finally|next)\s+)?"
+_ST_VERB = (
+    r"(?:changes?|changing|shifts?|shifting|switch(?:es)?|switching|transitions?|transitioning|"
+    r"jumps?|jumping|cuts?|cutting|moves?\s+on|returns?|goes\s+back|cuts?\s+back)"
+)
+# "the view shifts to the left" / "to the sky" is a camera move, not an edit.
+_ST_NOT_DIRECTION = r"(?!\s+(?:the\s+)?(?:left|right|side|top|bottom|sky|ground|floor|ceiling|horizon)\b)"
+_EDIT_NOUN = r"(?:shot|scene|view|clip|location|setting|close-?up|segment|sequence|footage|angle)"
+
+# Each rule: (evidence kind, gates, pattern). A gate is a '|'-separated list of lowercase substrings;
+# the regex runs only when every gate has one of its substrings in the caption (a cheap prefilter:
+# Python's ``re`` is slow at scanning long alternations at every offset).
+_Rule = tuple[str, tuple[str, ...], re.Pattern[str]]
+_ST_PATTERNS: list[_Rule] = [
+    # "the video then cuts to", "the scene shifts to", "the setting switches to", "the view changes to"
+    (
+        "scene change",
+        ("chang|shift|switch|transition|jump|cut|moves|return|goes",),
+        re.compile(rf"\b(?:the\s+)?{_ST_SUBJ}\s+{_ST_ADV}{_ST_VERB}\s+(?:to|into)\b{_ST_NOT_DIRECTION}", _I),
+    ),
+    # "the setting then moves to a garden", "the action shifts to" (not "the shot/view moves to": camera)
+    (
+        "scene change",
+        ("moves|shift|switch|chang",),
+        re.compile(
+            rf"\b(?:scene|setting|location|action|story|narrative)\s+{_ST_ADV}"
+            rf"(?:moves?|shifts?|switch(?:es)?|changes?)\s+(?:back\s+)?(?:to|into)\b{_ST_NOT_DIRECTION}",
+            _I,
+        ),
+    ),
+    # "the shot changes and she is now ...", "the location changes:"
+    (
+        "scene change",
+        ("chang|switch|shift",),
+        re.compile(
+            rf"\b(?:scene|shot|setting|location)\s+{_ST_ADV}(?:changes|switches|shifts)"
+            r"(?=\s*[,:;.]|\s+(?:and|abruptly|completely|again|entirely)\b)",
+            _I,
+        ),
+    ),
+    # "an abrupt edit takes us to", "mixes shots of"
+    (
+        "cut phrase",
+        ("edit|transition",),
+        re.compile(r"\b(?:abrupt|quick|sudden|hard|jump|jarring)\s+(?:edit|transition)s?\b", _I),
+    ),
+    (
+        "multi-shot phrase",
+        ("shots|scenes|clips|footage",),
+        re.compile(
+            r"\b(?:mix(?:es|ing)?|combin(?:es|ing)|interweav(?:es|ing)|blend(?:s|ing)|strings?\s+together)\s+"
+            r"(?:\w+\s+)?(?:shots|scenes|clips|footage)\b",
+            _I,
+        ),
+    ),
+    # "the footage alternates between a close-up ... and a wide shot", "intercut with"
+    (
+        "cross-cutting",
+        ("alternat|intercut|cuts between|cutting between|switches between|switching between",),
+        re.compile(
+            rf"\b(?:(?:{_ST_SUBJ}|camera|editing|edit)\s+{_ST_ADV}(?:alternates?|alternating|cuts|switches)"
+            rf"\s+(?:back\s+and\s+forth\s+)?between|intercut(?:s|ting)?\b|cross-?cut(?:s|ting)?\b)",
+            _I,
+        ),
+    ),
+    # "then jumps ahead to", "fast-forwards to", "a flashback"
+    (
+        "time jump",
+        ("ahead|forward|flash",),
+        re.compile(
+            r"\b(?:(?:jumps?|jumping|skips?|skipping|flash(?:es)?|cuts?)\s+(?:ahead|forward)\b|"
+            r"fast-?forwards?\s+to\b|flash-?backs?\b|flash(?:es)?\s+back\s+to\b)",
+            _I,
+        ),
+    ),
+    # "Next, we see him at a stadium", "We then see him in an office"
+    (
+        "next-shot phrase",
+        ("we see|we then see|we are|is shown|are shown|video shows",),
+        re.compile(
+            r"(?:(?:^|[.;!?]\s+|\band\s+)(?:next|then|later|afterwards?|subsequently),?\s+"
+            r"(?:we\s+(?:see|are\s+shown)|(?:the\s+)?(?:video|clip|footage)\s+shows)|"
+            r"\bwe\s+then\s+see\s+(?:\w+\s+){1,4}?(?:in|at|on)\s+"
+            r"(?:an?|another|the)\s+(?!same\b))",
+            _I,
+        ),
+    ),
+    # "the camera then cuts/switches/jumps to" (camera *moves/pans* to stay continuous)
+    (
+        "cut phrase",
+        ("camera", "cut|switch|jump"),
+        re.compile(rf"\bcamera\s+{_ST_ADV}(?:cuts?|switch(?:es)?|jumps?)\s+(?:back\s+)?to\b", _I),
+    ),
+    # "there is a cut to", "a quick cut to", "cut to:"
+    ("cut phrase", ("cut",), re.compile(r"\b(?:an?|the)\s+(?:\w+\s+)?cut\s+(?:back\s+)?to\b", _I)),
+    ("cut phrase", ("cut",), re.compile(r"\b(?:quick|rapid|fast|hard|jump|abrupt|sudden)\s+cuts?\b", _I)),
+    ("cut phrase", ("cut",), re.compile(r"(?:^|[.;:!?]\s+)cut\s+to\b", _I)),
+    # "switches to a shot of", "transitions to a wide view", "cuts to a close-up"
+    (
+        "switch phrase",
+        ("switch|transition|cut|jump",),
+        re.compile(
+            rf"\b(?:switch(?:es|ing)?|transitions?|transitioning|cuts?|cutting|jumps?|jumping)\s+"
+            rf"(?:back\s+)?to\s+(?:an?\s+|the\s+)?(?:\w+\s+)?{_EDIT_NOUN}\b",
+            _I,
+        ),
+    ),
+    # "in the next scene", "in the following shot", "the final clip"
+    (
+        "next-shot phrase",
+        ("next|following|subsequent|second|third|final|last", "scene|shot|clip|segment"),
+        re.compile(
+            r"\b(?:next|following|subsequent|second|third|final|last)\s+(?:scene|shot|clip|segment)s?\b",
+            _I,
+        ),
+    ),
+    (
+        "next-shot phrase",
+        ("followed by",),
+        re.compile(r"\bfollowed\s+by\s+(?:an?\s+|another\s+)?(?:\w+\s+)?(?:shot|scene|clip)\b", _I),
+    ),
+    (
+        "multi-shot phrase",
+        ("montage|compilation|supercut|highlight|shots|scenes|clips|segments|vignettes",),
+        re.compile(
+            r"\b(?:montage|compilation|supercut|highlight\s+reel|"
+            r"(?:multiple|several|various|different|distinct|separate|two|three|four|five|"
+            r"a\s+series\s+of|a\s+sequence\s+of|a\s+collection\s+of)\s+"
+            r"(?:\w+\s+)?(?:shots|scenes|clips|segments|vignettes))\b"
+            r"(?!\s+(?:at|on)\b)",  # "takes several shots at the hoop"
+            _I,
+        ),
+    ),
+    (
+        "fade phrase",
+        ("black",),
+        re.compile(r"\b(?:fades?|fading|cuts?)\s+(?:out\s+)?(?:to|from)\s+black\b", _I),
+    ),
+    (
+        "fade phrase",
+        ("fade|dissolve",),
+        re.compile(r"\b(?:fades?|dissolves?|cross-?fades?)\s+(?:in)?to\s+(?:an?|the)\s+" + _EDIT_NOUN, _I),
+    ),
+    ("fade phrase", ("opens on",), re.compile(r"\bthen\s+opens\s+on\b", _I)),
+    (
+        "multi-shot phrase",
+        ("parts|sections|halves|segments",),
+        re.compile(
+            r"\b(?:video|clip|footage)\s+(?:is\s+)?"
+            r"(?:made\s+up\s+of|divided\s+into|split\s+into|consists\s+of|has|contains)\s+"
+            r"(?:two|three|four|several|multiple)\s+(?:\w+\s+)?(?:parts|sections|halves|segments)\b",
+            _I,
+        ),
+    ),
+    # "at a different location", "in another place", "elsewhere,"
+    (
+        "location change",
+        ("different|another|separate|new", "location|place|setting|scene|time|day"),
+        re.compile(
+            r"\b(?:at|in|to)\s+(?:an?\s+)?(?:different|another|separate|new)\s+"
+            r"(?:location|place|setting|scene|time|day)\b",
+            _I,
+        ),
+    ),
+    ("location change", ("elsewhere",), re.compile(r"(?:^|[.;!?]\s+)elsewhere\b", _I)),
+    # "Later, he is shown ...", "Later that night", "The next day"
+    (
+        "time jump",
+        ("later|afterward", "shown|seen"),
+        re.compile(
+            r"(?:^|[.;!?]\s+)(?:later|afterwards|afterward)\b(?:\s+on)?,?\s+(?:[^.!?]{0,60}?)\b"
+            r"(?:is|are)\s+(?:shown|seen)\b",
+            _I,
+        ),
+    ),
+    (
+        "time jump",
+        ("day|night|morning|evening", "later|the"),
+        re.compile(r"\b(?:later\s+that|the\s+next|the\s+following)\s+(?:day|night|morning|evening)\b", _I),
+    ),
+]
+
+# ---------------------------------------------------------------------------------------------------
+# Frame-level generation
+# ---------------------------------------------------------------------------------------------------
+_FRAME_NOUN = r"(?:frame|image|picture(?!\s+frame)|photo(?:graph)?|still|snapshot|screenshot)"
+_FRAME_NOUNS = r"(?:frames|images|pictures|photos|photographs|stills|snapshots|screenshots)"
+_FRAME_NOUNS_STRICT = r"(?:frames|images|stills|snapshots|screenshots)"  # not wall "pictures"/"photos"
+_ORD = (
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|next|last|final|"
+    r"following|previous|subsequent|1st|2nd|3rd|\d+th)"
+)
+_NUMWORD = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
+_FRAME_NEG_PREFIX = re.compile(
+    r"\b(?:picture|window|door|bicycle|bike|photo|wooden|metal|steel|bed|glasses|house|climbing)\s*$", _I
+)
+
+_FRAME_GATE = "frame|image|picture|photo|still|snapshot|screenshot"
+_FRAMES_GATE = "frames|images|pictures|photos|photographs|stills|snapshots|screenshots"
+_FL_PATTERNS: list[_Rule] = [
+    # "the first frame", "in the second image", "the last picture", "the next image shows"
+    (
+        "frame enumeration",
+        (_FRAME_GATE,),
+        re.compile(rf"\b(?:the|in\s+the)\s+{_ORD}\s+{_FRAME_NOUN}s?\b", _I),
+    ),
+    # "the top-left image", "in the bottom-right frame": a grid of frames
+    (
+        "frame grid",
+        (_FRAME_GATE, "top|bottom|left|right|middle|center|centre"),
+        re.compile(
+            r"\b(?:top|bottom|upper|lower|middle|center|centre|left|right)"
+            r"(?:[-\s](?:left|right|middle|center))?"
+            rf"\s+(?:{_FRAME_NOUN}|panel)s?\b(?!\s+(?:corner|edge|side|of\s+the\s+(?:room|wall|house)))",
+            _I,
+        ),
+    ),
+    # "Frame 1:", "image 3", "in frame two", "frame #2"
+    (
+        "frame number",
+        (_FRAME_GATE,),
+        re.compile(rf"\b(?:frame|image|picture|photo)\s*(?:#|no\.?)?\s*{_NUMWORD}\b(?!\s*%)", _I),
+    ),
+    # "in these images", "in some of the images", "across the frames"
+    (
+        "frames as subject",
+        (_FRAMES_GATE,),
+        re.compile(
+            rf"\b(?:in|across|throughout)\s+(?:(?:some|all|each|both|most|many)\s+of\s+)?"
+            rf"(?:these|those|the|all|both|each|several|multiple)\s+(?:video\s+)?{_FRAME_NOUNS}\b",
+            _I,
+        ),
+    ),
+    # "the images show", "the video frames show", "all images have", "the frames depict"
+    (
+        "frames as subject",
+        (_FRAMES_GATE,),
+        re.compile(
+            rf"\b(?:the|these|those|all|both|all\s+the|several|multiple|{_NUMWORD})\s+"
+            r"(?:\w+\s+)?(?:video\s+)?"
+            rf"(?:{_FRAME_NOUNS}\s+(?:show|depict|feature|capture|illustrate)|"
+            rf"{_FRAME_NOUNS_STRICT}\s+(?:are|were|have|display|reveal))\b",
+            _I,
+        ),
+    ),
+    (
+        "frame sequence",
+        (_FRAMES_GATE, "sequence|series|set|collection|montage|grid|slideshow"),
+        re.compile(
+            r"\b(?:sequence|series|set|collection|montage|collage|grid|slideshow)\s+of\s+"
+            rf"(?:\w+\s+)?{_FRAME_NOUNS}\b",
+            _I,
+        ),
+    ),
+    (
+        "frame sequence",
+        (_FRAMES_GATE, "from"),
+        re.compile(rf"\b{_FRAME_NOUNS}\s+(?:taken\s+)?from\s+(?:a|the)\s+video\b", _I),
+    ),
+    (
+        "frame sequence",
+        (_FRAMES_GATE, "these are|those are"),
+        re.compile(rf"\b(?:these|those)\s+are\s+(?:\w+\s+)?{_FRAME_NOUNS}\b", _I),
+    ),
+    (
+        "frame enumeration",
+        ("each", "frame|image|still|picture"),
+        re.compile(r"\beach\s+(?:frame|image|still|picture)\s+(?:shows|depicts|captures|features)\b", _I),
+    ),
+    ("frame sequence", ("by frame|by-frame",), re.compile(r"\bframe[-\s]by[-\s]frame\b", _I)),
+]
+# Numbered ("1." / "2)") or lettered ("(a)") list items.
+_NUM_ITEM = re.compile(r"(?:^|\n|[.;:]\s+)\(?(\d{1,2})[.)]\s+[A-Za-z]")
+_LETTER_ITEM = re.compile(r"(?:^|\s)\(([a-h])\)\s+\w")
+
+# ---------------------------------------------------------------------------------------------------
+# Reduplication / missing end
+# ---------------------------------------------------------------------------------------------------
+_TERMINAL = set(".!?\"')\u201d\u2019\u2026")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_QUOTED = re.compile(r"\"[^\"]{0,400}\"|\u201c[^\u201d]{0,400}\u201d")
+_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+_CHAR_RUN = re.compile(r"(\S{1,3}?)\1{9,}")
+_STOPWORDS = frozenset(
+    """a an the and or but of in on at to from by with for as into onto over under is are was were be
+    been being it its this that these those there their they them he she his her him we you i our your
+    then than while which who whom what when where how so also very just some any each both all not no
+    one two up down out off again back more most other such can will would could should may might do
+    does did has have had""".split()
+)
+_COMPRESSION_MIN_CHARS = 300
+_COMPRESSION_RATIO = 2.6
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return '"' + (text if len(text) <= limit else text[: limit - 3] + "...") + '"'
+
+
+_GatedRule = tuple[str, tuple[tuple[str, ...], ...], re.Pattern[str]]
+
+
+def _gated(rules: list[_Rule]) -> list[_GatedRule]:
+    return [(kind, tuple(tuple(g.split("|")) for g in gates), pat) for kind, gates, pat in rules]
+
+
+_ST_RULES = _gated(_ST_PATTERNS)
+_FL_RULES = _gated(_FL_PATTERNS)
+
+
+def _match_rules(caption: str, lower: str, rules: list[_GatedRule], skip=None) -> list[str]:
+    """Evidence strings for every rule match, in rule order; a match overlapping an earlier one
+    (or repeating the same phrase) is not reported twice."""
+    reasons: list[str] = []
+    seen: set[str] = set()
+    spans: list[tuple[int, int]] = []
+    for kind, gates, pattern in rules:
+        if not all(any(sub in lower for sub in gate) for gate in gates):
+            continue
+        for m in pattern.finditer(caption):
+            if skip is not None and skip(kind, caption, m):
+                continue
+            start, end = m.span()
+            phrase = m.group(0).strip(" \n.;:!?")
+            key = phrase.lower()
+            if key in seen or any(start < e and s < end for s, e in spans):
+                continue
+            seen.add(key)
+            spans.append((start, end))
+            reasons.append(f"{kind}: {_quote(phrase)}")
+    return reasons
+
+
+def _scene_transition(caption: str, lower: str) -> list[str]:
+    return _match_rules(caption, lower, _ST_RULES)
+
+
+def _skip_frame_object(kind: str, caption: str, m: re.Match[str]) -> bool:
+    """ "frame 2" right after "picture/window/bicycle ..." is an object, not an enumerated frame."""
+    return kind == "frame number" and bool(
+        _FRAME_NEG_PREFIX.search(caption[max(0, m.start() - 20) : m.start()])
+    )
+
+
+def _frame_level(caption: str, lower: str) -> list[str]:
+    reasons = _match_rules(caption, lower, _FL_RULES, _skip_frame_object)
+    numbers = [int(n) for n in _NUM_ITEM.findall(caption)]
+    if _has_run(numbers, 3):
+        reasons.append(f"numbered list: {len(numbers)} items")
+    letters = _LETTER_ITEM.findall(lower)
+    if _has_run([ord(c) - ord("a") + 1 for c in letters], 3):
+        reasons.append(f"lettered list: {len(letters)} items")
+    return reasons
+
+
+def _has_run(numbers: list[int], length: int) -> bool:
+    """True when ``numbers`` holds 1, 2, ..., ``length`` in order (a list that starts at one)."""
+    want = 1
+    for n in numbers:
+        if n == want:
+            want += 1
+            if want > length:
+                return True
+    return False
+
+
+def _content_count(gram: tuple[str, ...]) -> int:
+    return sum(1 for w in gram if w not in _STOPWORDS)
+
+
+def _reduplication(caption: str, finish_reason: str | None) -> list[str]:
+    text = caption.strip()
+    if not text:
+        return ["empty caption"]
+    reasons: list[str] = []
+    if finish_reason == "length":
+        reasons.append('truncated: finish_reason == "length"')
+    if text[-1] not in _TERMINAL:
+        reasons.append(f"truncated: ends without terminal punctuation ({_quote(text[-30:], 40)})")
+
+    m = _CHAR_RUN.search(text)
+    if m:
+        reasons.append(f"character run: {_quote(m.group(0), 30)}")
+
+    unquoted = _QUOTED.sub(" | ", text)
+    # Words of each quote-free span; n-grams never cross a quotation.
+    spans = [_WORD.findall(part) for part in unquoted.lower().split(" | ")]
+
+    # One word 4+ times in a row; a 2-6-word phrase 3+ times back-to-back.
+    for span in spans:
+        found = _consecutive_repeat(span)
+        if found:
+            reasons.append(found)
+            break
+
+    # Repeated n-grams anywhere.
+    grams4: Counter[tuple[str, ...]] = Counter()
+    grams8: Counter[tuple[str, ...]] = Counter()
+    for span in spans:
+        grams4.update(zip(*(span[k:] for k in range(4)), strict=False))
+        grams8.update(zip(*(span[k:] for k in range(8)), strict=False))
+    rep4 = [(g, c) for g, c in grams4.items() if c >= 3 and _content_count(g) >= 2]
+    if rep4:
+        gram, count = max(rep4, key=lambda gc: (gc[1], _content_count(gc[0])))
+        reasons.append(f"repeated 4-gram x{count}: {_quote(' '.join(gram))}")
+    else:
+        rep8 = [(g, c) for g, c in grams8.items() if c >= 2 and _content_count(g) >= 3]
+        if rep8:
+            gram, count = max(rep8, key=lambda gc: gc[1])
+            reasons.append(f"repeated 8-gram x{count}: {_quote(' '.join(gram))}")
+
+    # A content bigram 5+ times or a content trigram 4+ times ("a snowy mountain ... a snowy mountain ...").
+    if not rep4:
+        grams2: Counter[tuple[str, ...]] = Counter()
+        grams3: Counter[tuple[str, ...]] = Counter()
+        for span in spans:
+            grams2.update(zip(span, span[1:], strict=False))
+            grams3.update(zip(span, span[1:], span[2:], strict=False))
+        rep = [(g, c) for g, c in grams2.items() if c >= 5 and _content_count(g) == 2]
+        rep += [(g, c) for g, c in grams3.items() if c >= 4 and _content_count(g) >= 2]
+        if rep:
+            gram, count = max(rep, key=lambda gc: (gc[1], len(gc[0])))
+            reasons.append(f"repeated {len(gram)}-gram x{count}: {_quote(' '.join(gram))}")
+
+    # A sentence of 5+ words repeated verbatim.
+    sentences: Counter[str] = Counter()
+    for sent in _SENT_SPLIT.split(unquoted):
+        toks = _WORD.findall(sent.lower())
+        if len(toks) >= 5:
+            sentences[" ".join(toks)] += 1
+    dup = [(s, c) for s, c in sentences.items() if c >= 2]
+    if dup:
+        sent, count = max(dup, key=lambda sc: sc[1])
+        reasons.append(f"repeated sentence x{count}: {_quote(sent)}")
+
+    if len(text) >= _COMPRESSION_MIN_CHARS and not reasons:
+        raw = text.encode("utf-8")
+        ratio = len(raw) / len(zlib.compress(raw, 6))
+        if ratio >= _COMPRESSION_RATIO:
+            reasons.append(f"compression ratio {ratio:.2f} >= {_COMPRESSION_RATIO}")
+    return reasons
+
+
+def _consecutive_repeat(words: list[str]) -> str | None:
+    """A word 4+ times in a row, or an n-word phrase (n = 2..6) 3+ times back-to-back.
+
+    For shift ``n``, a phrase of ``n`` words repeated ``r`` times back-to-back is a run of
+    ``(r - 1) * n`` positions where ``words[i] == words[i + n]``: linear per shift.
+    """
+    total = len(words)
+    for n, min_reps in ((1, 4), (2, 3), (3, 3), (4, 3), (5, 3), (6, 3)):
+        need = (min_reps - 1) * n
+        run = 0
+        for i in range(total - n):
+            if words[i] == words[i + n]:
+                run += 1
+                if run >= need:
+                    start = i - run + 1
+                    gram = tuple(words[start : start + n])
+                    if n == 1 or _content_count(gram) >= 1:
+                        reps = run // n + 1
+                        if n == 1:
+                            return f"word repeated {reps}+ times in a row: {_quote(gram[0])}"
+                        return f"phrase repeated {reps}+ times back-to-back: {_quote(' '.join(gram))}"
+            else:
+                run = 0
+    return None
+
+
+def check_caption(caption: str, finish_reason: str | None = None) -> RuleResult:
+    """Run the three rule detectors on one caption.
+
+    ``finish_reason`` is the generator's stop reason when known (OpenAI/vLLM style): ``"length"``
+    means the caption hit the token limit and is treated as cut off (``reduplication``).
+    An empty or whitespace-only caption is ``reduplication`` with reason ``"empty caption"``.
+    """
+    caption = caption or ""
+    lower = caption.lower()
+    blank = not caption.strip()
+    reasons: dict[str, list[str]] = {
+        "scene_transition": [] if blank else _scene_transition(caption, lower),
+        "frame_level": [] if blank else _frame_level(caption, lower),
+        "reduplication": _reduplication(caption, finish_reason),
+    }
+    labels = {name: bool(reasons[name]) for name in LABELS}
+    return RuleResult(labels=labels, reasons={name: reasons[name] for name in LABELS})
