@@ -19,7 +19,7 @@ def vidgen(*args: str) -> subprocess.CompletedProcess:
 
 
 ALL = ["shard_manifest", "videos", "scenes", "clips", "frames", "motion_scores", "text_scores", "visual_scores",
-       "coarse_selection"]
+       "coarse_selection", "captions", "caption_checks", "curated_clips"]
 SCORES = ["frames", "frame_runs", "motion_scores", "text_scores", "visual_scores"]
 
 
@@ -47,7 +47,7 @@ def _config(path, **sections) -> str:
     return str(path)
 
 
-def test_curate_twice_then_a_threshold_change_reruns_only_the_selection(home, demo_footage, tmp_path, tiny_visual):
+def test_curate_twice_then_a_threshold_change_reuses_every_score(home, demo_footage, tmp_path, tiny_visual):
     base = _config(tmp_path / "a.yaml", visual=tiny_visual)
     r = vidgen("curate", str(demo_footage), "--home", str(home), "--shard-size", "4", "--config", base)
     assert r.returncode == 0, r.stderr
@@ -71,12 +71,13 @@ def test_curate_twice_then_a_threshold_change_reruns_only_the_selection(home, de
     assert any(x.startswith("text:") for x in decided["burned_text.mp4"]["reasons"])
     assert not any(x.startswith("motion_") for x in decided["fast_motion.mp4"]["reasons"])
 
-    # A stricter motion threshold: only coarse_selection re-runs, every score file is byte-identical.
+    # A stricter motion threshold: the selection and what follows it re-run; every score file is
+    # byte-identical (the scores are not recomputed).
     strict = _config(tmp_path / "b.yaml", visual=tiny_visual, thresholds={"motion_min": 100.0})
     r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", strict)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count("materializing coarse_selection\n") == 2
-    assert materializations(home) == first + 2
+    assert r.stdout.count("materializing coarse_selection, captions, caption_checks, curated_clips\n") == 2
+    assert materializations(home) == first + 2 * 4
     for (t, s), data in score_bytes.items():
         assert open(store.table_file(t, s), "rb").read() == data, (t, s)
     after = {r["clip_id"]: r for r in store.rows("coarse_selection")}

@@ -17,14 +17,15 @@ from vidgen_dagster.defs.resources import video_shards
 
 ASSET_ORDER = ["shard_manifest", "videos", "scenes", "clips"]
 COARSE = ["frames", "motion_scores", "text_scores", "visual_scores", "coarse_selection"]
+CURATION = ["captions", "caption_checks", "curated_clips"]
 
 
 def test_definitions_load(home):
     defs = build_definitions(str(home))
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == set(ASSET_ORDER + COARSE)
+    assert keys == set(ASSET_ORDER + COARSE + CURATION)
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
-    assert checks == {"shard_accounting", "coarse_accounting"}
+    assert checks == {"shard_accounting", "coarse_accounting", "curated_accounting"}
     assert defs.resolve_job_def("curate_shard") is not None
     assert defs.resolve_sensor_def("footage_sensor") is not None
 
@@ -40,7 +41,7 @@ def test_code_version_follows_the_config(home, tmp_path):
     # A threshold changes the decision asset's version only, never a score's.
     cfg.write_text("thresholds: {motion_min: 0.02}\n")
     c = build_definitions(str(home), str(cfg)).resolve_asset_graph()
-    changed = [k for k in ASSET_ORDER + COARSE if ver(a, k) != ver(c, k)]
+    changed = [k for k in ASSET_ORDER + COARSE + CURATION if ver(a, k) != ver(c, k)]
     assert changed == ["coarse_selection"]
 
 
@@ -191,7 +192,13 @@ def test_coarse_graph_offline_reports_filters_not_applied_and_accounts_for_every
     assert all(r["status"] == "partial" and r["aesthetic"] is None and r["sharpness"] is not None for r in rows)
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
               for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-    assert checks == {"shard_accounting": True, "coarse_accounting": True}
+    assert checks == {"shard_accounting": True, "coarse_accounting": True, "curated_accounting": True}
+    # No VLM offline: kept clips are recorded as uncaptioned, and curated_clips says so.
+    caps = store.rows("captions", shard)
+    assert {r["status"] for r in caps} <= {"skipped", "unavailable"}
+    assert all(r["error"].startswith("model_unavailable: captioning VLM") for r in caps if r["status"] == "unavailable")
+    final = store.rows("curated_clips", shard)
+    assert len(final) == n_clips and not [r for r in final if r["state"] == "kept"]
     # The check is not a formality: a lost score row is caught.
     from vidgen_dagster.core.coarse import account_coarse
 
