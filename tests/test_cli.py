@@ -160,3 +160,37 @@ def test_models_check_reports_backend_weights_and_location(tmp_path, tiny_visual
     dry = vidgen("models", "pull", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "hf://openai/clip-vit-large-patch14@" in dry.stdout and "improved-aesthetic-predictor" in dry.stdout
+
+
+def _now():
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def test_recurate_schedule_requests_exactly_the_stale_assets(home, demo_footage, tmp_path, monkeypatch):
+    from vidgen_dagster.definitions import build_definitions
+    from vidgen_dagster.runner import use_home
+
+    r = vidgen("curate", str(demo_footage), "--home", str(home), "--shard-size", "10")
+    assert r.returncode == 0, r.stderr
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    use_home(str(home))
+    instance = dg.DagsterInstance.get()
+    try:
+        defs = build_definitions(str(home))
+        schedule = defs.resolve_schedule_def("recurate_stale_shards")
+        data = schedule.evaluate_tick(dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=_now(), repository_def=defs.get_repository_def()))
+        assert not data.run_requests and "up to date" in (data.skip_message or "")
+        strict = _config(tmp_path / "s.yaml", thresholds={"ocr_max_area": 0.5})
+        defs = build_definitions(str(home), strict)
+        schedule = defs.resolve_schedule_def("recurate_stale_shards")
+        data = schedule.evaluate_tick(dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=_now(), repository_def=defs.get_repository_def()))
+        (req,) = data.run_requests
+        assert req.partition_key == Store(home).rows("clips")[0]["shard"]
+        assert [k.to_user_string() for k in req.asset_selection] == [
+            "coarse_selection", "captions", "caption_checks", "curated_clips"]
+    finally:
+        instance.dispose()

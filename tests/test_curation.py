@@ -195,3 +195,34 @@ def test_captions_check_cli_rules(tmp_path):
     bad.write_text('{"id": 1}\n')
     r = vidgen("captions", "check", str(bad))
     assert r.returncode == 2 and "bad.jsonl:1" in r.stderr
+
+
+def test_full_graph_through_openai_compatible_servers(home, demo_footage, tmp_path, tiny_models):
+    """Captions and the judge through real local HTTP servers speaking the OpenAI protocol and
+    generating with a tiny LM; the captioning server fails its first requests with 500s (retried)."""
+    from openai_server import Faults, TinyOpenAIServer
+
+    with TinyOpenAIServer(tiny_models["lm"], faults=Faults(fail_first=2, fail_status=500)) as cap_srv, \
+            TinyOpenAIServer(tiny_models["lm"], faults=Faults(judge_json=True), model_name="judge") as judge_srv:
+        config = write_config(
+            tmp_path / "o.yaml", tiny_models,
+            captions={"backend": "openai", "openai_base_url": cap_srv.base_url, "openai_model": "tiny-lm",
+                      "max_new_tokens": 24, "concurrency": 3, "max_retries": 3, "timeout_s": 30},
+            judge={"backend": "openai", "openai_base_url": judge_srv.base_url, "openai_model": "judge",
+                   "concurrency": 2, "timeout_s": 30},
+        )
+        r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", config)
+        assert r.returncode == 0, r.stderr
+        cap_requests = [q for q in cap_srv.requests if q.index >= 0]
+        cap_url = cap_srv.base_url
+    store = Store(home)
+    caps = [c for c in store.rows("captions") if c["status"] != "skipped"]
+    assert caps and all(c["status"] == "ok" for c in caps)
+    assert all(c["model_id"].startswith("tiny-lm@") and "127.0.0.1" in c["model_id"] for c in caps), cap_url
+    assert [q.status for q in cap_requests[:2]] == [500, 500]  # injected failures, then retried
+    assert sum(q.status == 200 for q in cap_requests) == len(caps)
+    assert all(q.n_images == 5 for q in cap_requests if q.status == 200)  # frames sent as image parts
+    checks = [k for k in store.rows("caption_checks") if k["status"] == "ok"]
+    assert checks and all(k["judge_status"] == "ok" and k["judge_model"].startswith("judge@") for k in checks)
+    final = store.rows("curated_clips")
+    assert {r["clip_id"] for r in final} == {c["clip_id"] for c in store.rows("clips")}

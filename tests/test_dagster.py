@@ -25,7 +25,9 @@ def test_definitions_load(home):
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == set(ASSET_ORDER + COARSE + CURATION)
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
-    assert checks == {"shard_accounting", "coarse_accounting", "curated_accounting"}
+    assert {"shard_accounting", "coarse_accounting", "curated_accounting", "schema", "kept_rate",
+            "failure_rate"} == checks
+    assert defs.resolve_schedule_def("recurate_stale_shards") is not None
     assert defs.resolve_job_def("curate_shard") is not None
     assert defs.resolve_sensor_def("footage_sensor") is not None
 
@@ -96,7 +98,7 @@ def test_each_asset_materialises_for_a_shard(home, shard):
 
     # Every video in exactly one state: the blocking accounting check passed with the clips ...
     checks = [e.asset_check_evaluation_data for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert [(c.check_name, c.passed) for c in checks] == [("shard_accounting", True)]
+    assert sorted((c.check_name, c.passed) for c in checks) == [("schema", True), ("shard_accounting", True)]
     # The clips' own check ran with clips; the coarse graph's check runs with coarse_selection.
     # ... and fails when a row goes missing.
     from vidgen_dagster.core.stages import account_shard
@@ -190,9 +192,16 @@ def test_coarse_graph_offline_reports_filters_not_applied_and_accounts_for_every
     assert sel["sampling"].value == "not applied: category scores missing" or sel["kept"].value == 0
     rows = store.rows("visual_scores", shard)
     assert all(r["status"] == "partial" and r["aesthetic"] is None and r["sharpness"] is not None for r in rows)
-    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+    checks = {(e.asset_check_evaluation_data.asset_key.to_user_string(), e.asset_check_evaluation_data.check_name):
+              e.asset_check_evaluation_data.passed
               for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-    assert checks == {"shard_accounting": True, "coarse_accounting": True, "curated_accounting": True}
+    accounting = {k: v for k, v in checks.items() if k[1].endswith("accounting")}
+    assert accounting == {("clips", "shard_accounting"): True, ("coarse_selection", "coarse_accounting"): True,
+                          ("curated_clips", "curated_accounting"): True}
+    schema = {k[0]: v for k, v in checks.items() if k[1] == "schema"}
+    assert len(schema) == 12 and all(schema.values())
+    # Warning-level rate checks ran too; no VLM offline means nothing is kept: curated kept_rate warns.
+    assert checks[("curated_clips", "kept_rate")] is False and checks[("videos", "failure_rate")] is True
     # No VLM offline: kept clips are recorded as uncaptioned, and curated_clips says so.
     caps = store.rows("captions", shard)
     assert {r["status"] for r in caps} <= {"skipped", "unavailable"}

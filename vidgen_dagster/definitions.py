@@ -8,6 +8,8 @@ import dagster as dg
 
 from .core.config import load_config
 from .core.store import resolve_home
+from .defs.automation import build_recurate_schedule
+from .defs.checks import build_checks
 from .defs.curation import build_curation_assets
 from .defs.ingest import build_footage_sensor, shard_manifest, videos
 from .defs.resources import VidgenResource, video_shards
@@ -28,13 +30,18 @@ def build_definitions(home: str | None = None, config_path: str | None = None) -
         "curate_shard", selection=dg.AssetSelection.assets(*assets), partitions_def=video_shards,
         description="Everything per shard, from the manifest to the curated clips.",
     )
-    return dg.Definitions(
+    holder: dict = {}
+    defs = dg.Definitions(
         assets=assets,
-        asset_checks=[shard_accounting, *tagging_checks, *curating_checks],
+        asset_checks=[shard_accounting, *tagging_checks, *curating_checks, *build_checks()],
         jobs=[curate_shard],
         sensors=[build_footage_sensor(curate_shard)],
+        schedules=[build_recurate_schedule(curate_shard, lambda: holder["defs"],
+                                           config["automation"]["recurate_cron"])],
         resources={"vidgen": VidgenResource(home=home, config_path=str(config_path))},
     )
+    holder["defs"] = defs
+    return defs
 
 
 defs = build_definitions()

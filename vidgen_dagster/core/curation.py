@@ -68,7 +68,7 @@ def build_judge_model(cfg: dict):
 
         return TransformersChatModel.from_config(cfg)
     if backend == "openai":
-        from .captioning.openai_backend import OpenAIChatModel
+        from .openai_client import OpenAIChatModel
 
         return OpenAIChatModel.from_config(cfg)
     raise ConfigError(f"judge.backend must be transformers, openai or none; got {backend!r}")

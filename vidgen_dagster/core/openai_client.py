@@ -20,9 +20,10 @@ Retry semantics (:meth:`OpenAIClient.chat`); one call makes at most ``1 + max_re
   or :class:`ServerUnreachableError` (a :class:`ScoringError`) when the last failure was that the
   server could not be reached at all, so callers can tell "down" from "failed on this input".
 
-Thread safety: a client is shared freely between threads. Each thread gets its own
-``requests.Session`` (``requests`` does not promise that one session is thread-safe), all created and
-closed by the client; connections are kept alive per thread.
+Thread safety: a client is shared freely between threads. ``requests`` does not promise that one
+``Session`` is thread-safe, so the client keeps a small pool of sessions and each request checks one
+out for its duration: no session is used by two threads at once, keep-alive connections are reused
+across threads and calls, and the pool never grows past the peak number of concurrent requests.
 
 :class:`OpenAIChatModel` wraps a client as a text :class:`~vidgen_dagster.core.llm.ChatModel` (the
 LLM judge's ``openai`` backend).
@@ -30,13 +31,14 @@ LLM judge's ``openai`` backend).
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -149,8 +151,7 @@ class OpenAIClient:
 
     ``api_key``: None reads ``$OPENAI_API_KEY`` then ``$VIDGEN_OPENAI_API_KEY`` (local servers
     usually need none; no ``Authorization`` header is sent then). ``timeout_s`` bounds the connect
-    and each read of the response. ``concurrency`` sizes :meth:`map_concurrent`'s thread pool and
-    each session's connection pool.
+    and each read of the response. ``concurrency`` sizes :meth:`map_concurrent`'s thread pool.
     """
 
     def __init__(
@@ -180,8 +181,7 @@ class OpenAIClient:
         self.backoff_s = max(0.0, float(backoff_s))
         self.max_backoff_s = max(0.0, float(max_backoff_s))
         self.concurrency = int(concurrency)
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        self._idle: list[requests.Session] = []  # sessions not in use by any thread
         self._lock = threading.Lock()
         self._sleep: Callable[[float], None] = time.sleep  # replaceable in tests
 
@@ -191,28 +191,37 @@ class OpenAIClient:
     def model_id(self) -> str:
         return f"{self.model}@{self.base_url}"
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.headers["Content-Type"] = "application/json"
-            if self.api_key:
-                session.headers["Authorization"] = f"Bearer {self.api_key}"
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1)  # one thread at a time uses a session
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["Content-Type"] = "application/json"
+        if self.api_key:
+            session.headers["Authorization"] = f"Bearer {self.api_key}"
         return session
 
-    def close(self) -> None:
-        """Close every session this client opened (it stays usable: new ones open on demand)."""
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[requests.Session]:
+        """Check a session out of the client's pool for one request (a new one if all are busy), so
+        no session is ever used by two threads at once and their keep-alive connections are reused
+        whichever thread asks next. The pool grows to the peak number of concurrent requests."""
         with self._lock:
-            sessions, self._sessions = self._sessions, []
+            session = self._idle.pop() if self._idle else None
+        if session is None:
+            session = self._new_session()
+        try:
+            yield session
+        finally:
+            with self._lock:
+                self._idle.append(session)
+
+    def close(self) -> None:
+        """Close the idle sessions (the client stays usable: sessions reopen on demand)."""
+        with self._lock:
+            sessions, self._idle = self._idle, []
         for session in sessions:
             session.close()
-        self._local = threading.local()
 
     def __enter__(self) -> OpenAIClient:
         return self
@@ -237,7 +246,8 @@ class OpenAIClient:
         """
         url = f"{self.base_url}/models"
         try:
-            response = self._session().get(url, timeout=min(self.timeout_s, 10.0))
+            with self._session() as session:
+                response = session.get(url, timeout=min(self.timeout_s, 10.0))
         except requests.RequestException as exc:
             raise ModelUnavailableError(
                 f"OpenAI-compatible server at {self.base_url} is unreachable ({type(exc).__name__}: {exc}); "
@@ -306,7 +316,8 @@ class OpenAIClient:
 
     def _attempt(self, url: str, payload: bytes) -> Completion:
         try:
-            response = self._session().post(url, data=payload, timeout=self.timeout_s)
+            with self._session() as session:
+                response = session.post(url, data=payload, timeout=self.timeout_s)
         except requests.Timeout as exc:
             # ConnectTimeout is also a ConnectionError: a timeout either way, but unreachable if connecting.
             raise _Retryable(f"timed out after {self.timeout_s:g}s ({type(exc).__name__})",
@@ -315,6 +326,9 @@ class OpenAIClient:
             unreachable = isinstance(exc, requests.ConnectionError) and not _is_reset(exc)
             raise _Retryable(f"connection error ({type(exc).__name__}: {_short(exc)})",
                              unreachable=unreachable) from exc
+        except requests.RequestException as exc:  # invalid URL, redirect loop, ...: retrying cannot help
+            raise ScoringError(f"chat completion at {url} failed (not retried): "
+                               f"{type(exc).__name__}: {_short(exc)}") from exc
         status = response.status_code
         if status == 429 or status == 408 or status >= 500:
             raise _Retryable(f"HTTP {status}: {server_error_message(response)}",

@@ -8,7 +8,8 @@ retries, backoff and error semantics are :class:`~vidgen_dagster.core.openai_cli
 Config keys (the ``captions`` section): ``openai_base_url``, ``openai_model`` (empty: ``model``),
 ``openai_api_key_env`` (name of the env var holding the key), ``timeout_s``, ``max_retries``,
 ``concurrency``, ``max_tokens`` (falls back to ``max_new_tokens``), ``temperature``,
-``jpeg_quality`` (1-100) and optional ``jpeg_max_side`` (downscale frames whose longer side exceeds it).
+``jpeg_quality`` (1-100), and optional ``jpeg_max_side`` (downscale frames whose longer side exceeds
+it), ``backoff_s`` and ``max_backoff_s`` (retry waits; defaults 1 s and 30 s).
 """
 
 from __future__ import annotations

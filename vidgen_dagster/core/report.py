@@ -1,0 +1,599 @@
+"""The dataset report: the paper's Figure 2 distributions, Table 1 figures and the curation funnel.
+
+``build_report(store, out_dir)`` reads the catalog (every shard) and writes, under ``out_dir``:
+
+* ``fig_<name>.png`` -- one plot per distribution (see ``FIGURES``) plus ``fig_funnel.png``;
+* ``report.md`` -- every table as markdown;
+* ``report.html`` -- a standalone page (figures embedded as base64 data URIs, tables as HTML).
+
+File names are fixed, so a re-run overwrites the previous report; a figure that cannot be drawn this
+time (its metric was not computed, e.g. the CLIP model was unavailable) is removed rather than left
+stale, and the report says "not computed (...)" with the reason taken from the score table.
+
+Plots use matplotlib's object-oriented API on the Agg canvas (no pyplot, no global backend switch),
+so building a report inside a Dagster worker or a notebook does not touch their matplotlib state.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import load_config
+from .store import Store
+
+# Figure 2 distributions, in display order: name -> (title, x-axis label).
+FIGURES: dict[str, tuple[str, str]] = {
+    "category": ("Clip categories (zero-shot CLIP)", "clips"),
+    "aesthetic": ("LAION aesthetic score", "aesthetic score (1-10)"),
+    "alignment": ("Caption-video alignment", "CLIP cosine similarity (caption text vs clip frames)"),
+    "consistency": ("Temporal consistency", "CLIP cosine similarity (first vs last frame)"),
+    "text_area": ("OCR text area", "fraction of the frame covered by text (max over sampled frames)"),
+    "motion": ("Motion", "mean optical-flow magnitude (frame short sides per second)"),
+    "duration": ("Clip duration", "seconds"),
+    "caption_words": ("Caption length", "words per caption"),
+}
+FUNNEL = "funnel"
+FIGURE_FILES = [f"fig_{n}.png" for n in (*FIGURES, FUNNEL)]
+STAGES = ("coarse", "captions", "alignment", "fine")
+
+# name -> (table, column, thresholds [(config key, kind)], skewed: log x when values span decades)
+_METRICS: dict[str, tuple[str, str, list[tuple[str, str]], bool]] = {
+    "aesthetic": ("visual_scores", "aesthetic", [("aesthetic_min", "min")], False),
+    "alignment": ("caption_checks", "alignment", [("alignment_min", "min")], False),
+    "consistency": ("visual_scores", "consistency", [("consistency_min", "min")], False),
+    "text_area": ("text_scores", "text_area", [("ocr_max_area", "max")], True),
+    "motion": ("motion_scores", "motion_mean", [("motion_min", "min"), ("motion_max", "max")], True),
+}
+
+
+@dataclass
+class Report:
+    figures: dict[str, Path] = field(default_factory=dict)   # name -> PNG (only the ones drawn)
+    tables: dict[str, str] = field(default_factory=dict)     # name -> markdown
+    numbers: dict[str, Any] = field(default_factory=dict)    # plain str/int/float values (no None)
+    html_path: Path | None = None
+    markdown_path: Path | None = None
+    missing: dict[str, str] = field(default_factory=dict)    # figure name -> "not computed (why)"
+
+
+@dataclass
+class _Table:
+    headers: list[str]
+    rows: list[list[Any]]
+
+    def markdown(self) -> str:
+        def cell(v: Any) -> str:
+            return _fmt(v).replace("|", "\\|").replace("\n", " ")
+
+        lines = ["| " + " | ".join(cell(h) for h in self.headers) + " |",
+                 "|" + "|".join("---" for _ in self.headers) + "|"]
+        lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(_fmt(h))}</th>" for h in self.headers)
+        body = "".join(
+            "<tr>" + "".join(f'<td class="{"num" if _is_num(v) else "txt"}">{html.escape(_fmt(v))}</td>'
+                             for v in row) + "</tr>"
+            for row in self.rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        return f"{v:,.2f}" if abs(v) >= 100 else f"{v:.4g}"
+    return str(v)
+
+
+def _family(reason: str) -> str:
+    """``"motion_low: 0.001 < 0.005"`` -> ``motion_low``; ``"scene_transition (rules: ...)"`` -> ``scene_transition``."""
+    return reason.split(":")[0].split(" (")[0].strip() or "unspecified"
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+class _Data:
+    """Everything the report needs, read once through the catalog (projected columns only)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        q = lambda sql: store.query(sql).to_pylist()  # noqa: E731
+        self.video_states = Counter({r["state"]: r["n"] for r in q(
+            "SELECT state, count(*) AS n FROM video_states GROUP BY state")})
+        self.videos = sum(self.video_states.values())
+        self.scenes = q("SELECT count(*) AS n FROM scenes")[0]["n"]
+        self.dropped = Counter(_family(r["reason"] or "") for r in q("SELECT reason FROM dropped_scenes"))
+        self.clips = q("""
+            SELECT c.clip_id, c.duration_s, v.width, v.height, v.rotation,
+                   cc.state, cc.stage, cc.reasons, cc.category AS final_category
+            FROM clips c
+            LEFT JOIN videos v USING (video_id, shard)
+            LEFT JOIN curated_clips cc USING (clip_id)
+        """)
+        self.kept_ids = {c["clip_id"] for c in self.clips if c["state"] == "kept"}
+        self.captions = q("SELECT clip_id, status, error, caption FROM captions")
+        self.categories = q("SELECT clip_id, status, error, category FROM visual_scores")
+
+    def metric(self, table: str, column: str) -> list[dict]:
+        return self.store.query(f"SELECT clip_id, status, error, {column} AS value FROM {table}").to_pylist()
+
+
+def _not_computed(rows: list[dict], what: str, upstream: list[dict] | None = None) -> str:
+    """Why a metric has no values, from the score rows' status/error columns. ``upstream``: the rows
+    of the stage this one depends on (caption checks need captions), consulted when every row here
+    was skipped for want of its input."""
+    if not rows:
+        return f"not computed (no {what} rows in the store yet)"
+    statuses = Counter(r["status"] for r in rows)
+    unavailable = [r for r in rows if r["status"] in ("unavailable", "partial")]
+    errors = Counter(r["error"] for r in (unavailable or rows) if r.get("error"))
+    detail = f": {_clip_text(errors.most_common(1)[0][0])}" if errors else ""
+    if unavailable:
+        return f"not computed (model unavailable{detail})"
+    if set(statuses) <= {"skipped"}:
+        if upstream is not None and any(r["status"] in ("unavailable", "partial") for r in upstream):
+            why = _not_computed(upstream, "").removeprefix("not computed (model unavailable").lstrip(": ")
+            return f"not computed (model unavailable: no captions to check{': ' if why != ')' else ''}{why}"
+        return "not computed (no clip reached this stage)"
+    top = ", ".join(f"{s or 'no status'}: {n}" for s, n in statuses.most_common())
+    return f"not computed ({top}{detail})"
+
+
+def _clip_text(text: str, limit: int = 240) -> str:
+    text = " ".join(str(text).replace("model_unavailable: ", "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ---------------------------------------------------------------------------------------------- plots
+
+
+def _new_figure(width: float = 8.0, height: float = 4.6):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png", metadata={"Software": None})
+    tmp.replace(path)
+    return path
+
+
+def _stats_text(values: np.ndarray) -> str:
+    return (f"n = {values.size:,}\nmean = {np.mean(values):.4g}\nmedian = {np.median(values):.4g}\n"
+            f"p5-p95 = {np.percentile(values, 5):.3g} - {np.percentile(values, 95):.3g}")
+
+
+def _histogram(path: Path, title: str, xlabel: str, values: Sequence[float], kept: Sequence[float],
+               lines: list[tuple[str, float]], skewed: bool = False, integer: bool = False) -> Path:
+    """Histogram of every scored clip with the kept clips overlaid, threshold lines dashed red.
+    ``skewed``: a log x axis when the positive values span more than two decades (zeros counted apart)."""
+    from matplotlib.ticker import MaxNLocator
+
+    vals = np.asarray(values, dtype=float)
+    kept_v = np.asarray(kept, dtype=float)
+    fig = _new_figure(9.5, 4.6)
+    ax = fig.add_subplot()
+    pos = vals[vals > 0]
+    log_x = bool(skewed and pos.size >= 2 and pos.max() / pos.min() > 100)
+    zeros = int((vals <= 0).sum()) if log_x else 0
+    marks = [v for _, v in lines if v is not None and (v > 0 or not log_x)]
+    if log_x:
+        lo, hi = min([pos.min(), *marks]), max([pos.max(), *marks])
+        bins = np.geomspace(lo / 1.05, hi * 1.05, 41)
+        ax.set_xscale("log")
+    else:
+        lo, hi = float(min([vals.min(), *marks])), float(max([vals.max(), *marks]))
+        if integer:
+            step = max(1, math.ceil((hi - lo + 1) / 40))
+            bins = np.arange(math.floor(lo), math.ceil(hi) + step + 1, step) - 0.5
+        else:
+            if hi <= lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            n = int(np.clip(np.sqrt(vals.size) * 2, 10, 40))
+            bins = np.linspace(lo, hi, n + 1)
+    plot_all = pos if log_x else vals
+    ax.hist(plot_all, bins=bins, color="#4c78a8", alpha=0.75, edgecolor="white", linewidth=0.5,
+            label=f"clips > 0 (n={pos.size:,})" if zeros else f"all clips (n={vals.size:,})")
+    if kept_v.size:
+        ax.hist(kept_v[kept_v > 0] if log_x else kept_v, bins=bins, color="#f58518", alpha=0.85,
+                edgecolor="white", linewidth=0.5, label=f"kept clips (n={kept_v.size:,})")
+    for label, value in lines:
+        if value is None or (log_x and value <= 0):
+            continue
+        ax.axvline(value, color="#d62728", linestyle="--", linewidth=1.6, label=f"{label} = {value:g}")
+    if zeros:  # a separate hatched bar left of the log axis' range for the exact zeros
+        z0, z1 = bins[0] / 4, bins[0] / 2
+        ax.bar(z0, zeros, width=z1 - z0, align="edge", color="#bab0ac", hatch="//", edgecolor="white",
+               label=f"exactly 0 (n={zeros:,})")
+        ax.set_xlim(z0 / 1.5, None)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"{title} ({vals.size:,} clips)")
+    ax.set_xlabel(xlabel + (" (log scale)" if log_x else ""))
+    ax.set_ylabel("clips (count)")
+    ax.grid(axis="y", alpha=0.3)
+    legend = fig.legend(loc="outside right upper", fontsize=8, title=_stats_text(vals), title_fontsize=8,
+                        alignment="left")
+    legend.get_title().set_family("monospace")
+    return _save(fig, path)
+
+
+def _bar_labels(ax, bars, total: int) -> None:
+    for b in bars:
+        w = b.get_width()
+        share = f" ({w / total:.0%})" if total else ""
+        ax.text(w, b.get_y() + b.get_height() / 2, f" {int(w):,}{share}", va="center", fontsize=8)
+
+
+def _category_figure(path: Path, tagged: Counter, kept: Counter) -> Path:
+    names = [c for c, _ in sorted(tagged.items(), key=lambda kv: (-kv[1], kv[0]))]
+    names += sorted(set(kept) - set(names))
+    fig = _new_figure(11.0, max(3.2, 0.32 * len(names) + 1.6))
+    panels = [(tagged, f"all tagged clips (n={sum(tagged.values()):,})", "#4c78a8"),
+              (kept, f"kept clips (n={sum(kept.values()):,})", "#f58518")]
+    axes = fig.subplots(1, 2, sharey=True)
+    y = np.arange(len(names))
+    for ax, (counts, label, color) in zip(axes, panels, strict=True):
+        total = sum(counts.values())
+        bars = ax.barh(y, [counts.get(n, 0) for n in names], color=color)
+        if total:
+            _bar_labels(ax, bars, total)
+            ax.set_xlim(0, max(counts.values()) * 1.3)
+        else:
+            ax.text(0.5, 0.5, "no kept clips yet", transform=ax.transAxes, ha="center", va="center",
+                    color="#666")
+        ax.set_title(label)
+        ax.set_xlabel("clips (count)")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, names)
+    axes[0].invert_yaxis()
+    fig.suptitle("Clip categories (zero-shot CLIP tagging)")
+    return _save(fig, path)
+
+
+def _funnel_figure(path: Path, steps: list[tuple[str, int]], reasons: list[tuple[str, str, int]]) -> Path:
+    fig = _new_figure(12.0, max(4.2, 0.3 * max(len(steps), len(reasons)) + 1.8))
+    left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
+    y = np.arange(len(steps))
+    bars = left.barh(y, [n for _, n in steps], color=["#54a24b" if s == "clips kept" else "#4c78a8" for s, _ in steps])
+    for b, (_, n) in zip(bars, steps, strict=True):
+        left.text(b.get_width(), b.get_y() + b.get_height() / 2, f" {n:,}", va="center", fontsize=8)
+    left.set_yticks(y, [s for s, _ in steps])
+    left.invert_yaxis()
+    left.set_xlim(0, max([n for _, n in steps] + [1]) * 1.2)
+    left.set_xlabel("count")
+    left.set_title("Curation funnel")
+    left.grid(axis="x", alpha=0.3)
+    colors = {"coarse": "#e45756", "captions": "#b279a2", "alignment": "#ff9da6", "fine": "#9d755d",
+              "scenes": "#bab0ac", "videos": "#72b7b2"}
+    if reasons:
+        y = np.arange(len(reasons))
+        bars = right.barh(y, [n for _, _, n in reasons], color=[colors.get(s, "#888") for s, _, _ in reasons])
+        for b, (_, _, n) in zip(bars, reasons, strict=True):
+            right.text(b.get_width(), b.get_y() + b.get_height() / 2, f" {n:,}", va="center", fontsize=8)
+        right.set_yticks(y, [f"{s}: {r}" for s, r, _ in reasons])
+        right.invert_yaxis()
+        right.set_xlim(0, max(n for _, _, n in reasons) * 1.2)
+    else:
+        right.text(0.5, 0.5, "nothing rejected", transform=right.transAxes, ha="center", va="center")
+        right.set_yticks([])
+    right.set_xlabel("count (a clip can have several reasons)")
+    right.set_title("Losses by stage and reason")
+    right.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def _resolution(c: dict) -> str | None:
+    w, h = c.get("width"), c.get("height")
+    if not w or not h:
+        return None
+    if (c.get("rotation") or 0) % 180 == 90:  # Python's % is non-negative: -90 -> 90
+        w, h = h, w
+    return f"{w}x{h}"
+
+
+def _mean(xs: Sequence[float]) -> float | None:
+    return float(np.mean(xs)) if len(xs) else None
+
+
+def build_report(store: Store, out_dir: str | Path, config: dict | None = None) -> Report:
+    """Write the figures, ``report.md`` and ``report.html`` under ``out_dir``; return what was made.
+
+    ``config`` supplies the thresholds drawn on the plots (default: ``load_config()``). The store's
+    catalog is refreshed first so every shard written so far is included.
+    """
+    config = config if config is not None else load_config()
+    thresholds = config.get("thresholds") or {}
+    clip_cfg = config.get("clips") or {}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    store.refresh_catalog()
+    data = _Data(store)
+    report = Report()
+    figures: dict[str, Path] = {}
+
+    # -- the per-clip distributions (Figure 2) ---------------------------------------------------------
+    stats_rows: list[list[Any]] = []
+
+    def add_metric(name: str, values: list[float], kept: list[float], lines: list[tuple[str, float | None, str]],
+                   why_missing: str, skewed: bool = False, integer: bool = False) -> None:
+        """``lines``: (label, threshold or None, "min"|"max")."""
+        title, xlabel = FIGURES[name]
+        shown = [(k, float(v), kind) for k, v, kind in lines if v is not None]
+        if not values:
+            report.missing[name] = why_missing
+            stats_rows.append([title, 0, None, None, None, None,
+                               "; ".join(f"{k} {v:g}" for k, v, _ in shown) or None, why_missing])
+            return
+        figures[name] = _histogram(out / f"fig_{name}.png", title, xlabel, values, kept,
+                                   [(k, v) for k, v, _ in shown], skewed=skewed, integer=integer)
+        arr = np.asarray(values, dtype=float)
+        crossed = []
+        for key, v, kind in shown:
+            n = int((arr > v).sum() if kind == "max" else (arr < v).sum())
+            crossed.append(f"{key} {v:g} ({n:,} {'above' if kind == 'max' else 'below'})")
+        stats_rows.append([title, int(arr.size), float(arr.mean()), float(np.median(arr)),
+                           float(np.percentile(arr, 5)), float(np.percentile(arr, 95)),
+                           "; ".join(crossed) or None, "ok"])
+
+    # category: all tagged clips vs kept clips
+    tagged = Counter(r["category"] for r in data.categories if r["category"])
+    kept_cat = Counter(c["final_category"] for c in data.clips if c["state"] == "kept" and c["final_category"])
+    if tagged:
+        figures["category"] = _category_figure(out / "fig_category.png", tagged, kept_cat)
+        top = ", ".join(f"{c} {n / sum(tagged.values()):.0%}" for c, n in tagged.most_common(3))
+        stats_rows.append([FIGURES["category"][0], sum(tagged.values()), None, None, None, None, None,
+                           f"ok: {len(tagged)} categories; top {top}"])
+    else:
+        report.missing["category"] = _not_computed(data.categories, "visual_scores")
+        stats_rows.append([FIGURES["category"][0], 0, None, None, None, None, None, report.missing["category"]])
+
+    for name in ("aesthetic", "alignment", "consistency", "text_area", "motion"):
+        table, column, keys, skewed = _METRICS[name]
+        rows = data.metric(table, column)
+        vals = [r["value"] for r in rows if r["value"] is not None and math.isfinite(r["value"])]
+        kept = [r["value"] for r in rows if r["value"] is not None and math.isfinite(r["value"])
+                and r["clip_id"] in data.kept_ids]
+        why = _not_computed(rows, table, upstream=data.captions if table == "caption_checks" else None)
+        add_metric(name, vals, kept, [(k, thresholds.get(k), kind) for k, kind in keys], why, skewed=skewed)
+
+    durations = [c["duration_s"] for c in data.clips if c["duration_s"] is not None]
+    add_metric("duration", durations,
+               [c["duration_s"] for c in data.clips if c["state"] == "kept" and c["duration_s"] is not None],
+               [("clips.min_seconds", clip_cfg.get("min_seconds"), "min"),
+                ("clips.max_seconds", clip_cfg.get("max_seconds"), "max")],
+               "not computed (no clips in the store yet)")
+    words = {r["clip_id"]: len(r["caption"].split()) for r in data.captions
+             if r["status"] == "ok" and r["caption"]}
+    add_metric("caption_words", list(words.values()), [n for c, n in words.items() if c in data.kept_ids], [],
+               _not_computed(data.captions, "captions"), integer=True)
+
+    # -- Table 1 -----------------------------------------------------------------------------------------
+    kept_clips = [c for c in data.clips if c["state"] == "kept"]
+    kept_dur = [c["duration_s"] for c in kept_clips if c["duration_s"] is not None]
+    kept_words = [n for c, n in words.items() if c in data.kept_ids]
+    res_all = Counter(r for r in map(_resolution, data.clips) if r)
+    res_kept = Counter(r for r in map(_resolution, kept_clips) if r)
+
+    def top_res(counts: Counter, k: int = 3) -> str | None:
+        total = sum(counts.values())
+        return ", ".join(f"{r} ({n / total:.0%})" for r, n in counts.most_common(k)) if total else None
+
+    kept_videos = data.store.query(
+        "SELECT count(DISTINCT video_id) AS n FROM curated_clips WHERE state = 'kept'").to_pylist()[0]["n"]
+    table1 = _Table(["", "all clips", "kept clips"], [
+        ["videos", data.videos, kept_videos],
+        ["videos processed", data.video_states.get("processed", 0), None],
+        ["clips", len(data.clips), len(kept_clips)],
+        ["total duration (h)", sum(durations) / 3600, sum(kept_dur) / 3600],
+        ["mean clip duration (s)", _mean(durations), _mean(kept_dur)],
+        ["mean caption words", _mean(list(words.values())), _mean(kept_words)],
+        ["captioned clips", len(words), len(kept_words)],
+        ["most common resolutions", top_res(res_all), top_res(res_kept)],
+    ])
+    res_table = _Table(["resolution (w x h, as displayed)", "all clips", "kept clips"],
+                       [[r, n, res_kept.get(r, 0)] for r, n in res_all.most_common(10)])
+    if len(res_all) > 10:
+        rest = [r for r, _ in res_all.most_common()[10:]]
+        res_table.rows.append([f"{len(rest)} other(s)", sum(res_all[r] for r in rest), sum(res_kept[r] for r in rest)])
+
+    # -- the funnel ----------------------------------------------------------------------------------------
+    vs = data.video_states
+    funnel = _Table(["stage", "outcome", "count"], [["videos", "in", data.videos]])
+    funnel.rows += [["videos", s, vs.get(s, 0)] for s in ("failed", "duplicate", "pending", "processed")]
+    funnel.rows += [["videos", f"other state: {s}", n] for s, n in sorted(vs.items())
+                    if s not in ("failed", "duplicate", "pending", "processed")]
+    dropped_total = sum(data.dropped.values())
+    funnel.rows += [["scenes", "detected", data.scenes]]
+    funnel.rows += [["scenes", f"dropped: {r}", n] for r, n in sorted(data.dropped.items())]
+    funnel.rows += [["scenes", "kept (cut into clips)", data.scenes - dropped_total],
+                    ["clips", "cut", len(data.clips)]]
+    outcome = Counter((c["state"], c["stage"]) for c in data.clips if c["state"] is not None)
+    pending = sum(1 for c in data.clips if c["state"] is None)
+    reason_rows: list[list[Any]] = []
+    reason_counts: list[tuple[str, str, int]] = [("scenes", f"dropped {r}", n) for r, n in
+                                                 sorted(data.dropped.items(), key=lambda kv: -kv[1])]
+    remaining = len(data.clips) - pending
+    steps = [("videos in", data.videos), ("videos processed", vs.get("processed", 0)),
+             ("scenes detected", data.scenes), ("scenes kept", data.scenes - dropped_total),
+             ("clips cut", len(data.clips))]
+    if pending:
+        funnel.rows.append(["clips", "pending (no final decision yet)", pending])
+        steps.append(("clips decided", remaining))
+    for stage in STAGES:
+        rejected, failed = outcome.get(("rejected", stage), 0), outcome.get(("failed", stage), 0)
+        funnel.rows += [["clips", f"rejected at {stage}", rejected], ["clips", f"failed at {stage}", failed]]
+        remaining -= rejected + failed
+        if stage != STAGES[-1]:
+            steps.append((f"clips after {stage}", remaining))
+        fam = Counter(_family(x) for c in data.clips if c["stage"] == stage and c["state"] in ("rejected", "failed")
+                      for x in (c["reasons"] or []))
+        for r, n in sorted(fam.items(), key=lambda kv: (-kv[1], kv[0])):
+            reason_rows.append([stage, r, n])
+            reason_counts.append((stage, r, n))
+    other = sum(n for (s, st), n in outcome.items() if s != "kept" and st not in STAGES)
+    if other:
+        funnel.rows.append(["clips", "rejected/failed at another stage", other])
+    kept_n = sum(n for (s, _), n in outcome.items() if s == "kept")
+    funnel.rows.append(["clips", "kept", kept_n])
+    steps.append(("clips kept", kept_n))
+    reasons_table = _Table(["stage", "reason", "clips"], reason_rows or [["-", "nothing rejected", 0]])
+    dropped_table = _Table(["reason", "scenes"], [[r, n] for r, n in sorted(data.dropped.items())]
+                           or [["none dropped", 0]])
+    if data.videos:
+        figures[FUNNEL] = _funnel_figure(out / f"fig_{FUNNEL}.png", steps, reason_counts)
+    else:
+        report.missing[FUNNEL] = "not computed (no videos in the store yet)"
+
+    stats = _Table(["metric", "clips", "mean", "median", "p5", "p95", "threshold (clips beyond)", "status"],
+                   stats_rows)
+    tables = {"table1": table1, "funnel": funnel, "rejection_reasons": reasons_table,
+              "dropped_scenes": dropped_table, "resolutions": res_table, "metrics": stats}
+    report.tables = {k: t.markdown() for k, t in tables.items()}
+
+    # -- numbers for asset metadata -------------------------------------------------------------------
+    nums: dict[str, Any] = {
+        "videos": data.videos, **{f"videos_{s}": vs.get(s, 0) for s in ("processed", "failed", "duplicate", "pending")},
+        "scenes": data.scenes, "scenes_dropped": dropped_total,
+        **{f"scenes_dropped_{r}": n for r, n in sorted(data.dropped.items())},
+        "clips": len(data.clips), "clips_kept": kept_n, "clips_pending": pending,
+        **{f"clips_{s}_{st}": n for (s, st), n in sorted(outcome.items()) if s != "kept"},
+        **{f"reason_{stage}_{r}": n for stage, r, n in reason_rows},
+        "videos_with_kept_clips": kept_videos,
+        "total_clip_hours": round(sum(durations) / 3600, 4), "kept_clip_hours": round(sum(kept_dur) / 3600, 4),
+        "mean_clip_seconds": _mean(durations), "mean_kept_clip_seconds": _mean(kept_dur),
+        "mean_caption_words": _mean(list(words.values())), "mean_kept_caption_words": _mean(kept_words),
+        "captioned_clips": len(words),
+        "top_resolution": res_all.most_common(1)[0][0] if res_all else None,
+        "top_resolution_kept": res_kept.most_common(1)[0][0] if res_kept else None,
+        "figures": len(figures),
+        "not_computed": ", ".join(sorted(report.missing)) or "none",
+    }
+    report.numbers = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in nums.items() if v is not None}
+
+    # -- files ---------------------------------------------------------------------------------------------
+    for stale in FIGURE_FILES:
+        if stale.removesuffix(".png").removeprefix("fig_") not in figures:
+            (out / stale).unlink(missing_ok=True)
+    report.figures = {n: figures[n] for n in (*FIGURES, FUNNEL) if n in figures}
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    md = _markdown(store.home, generated, tables, report)
+    report.markdown_path = out / "report.md"
+    _write_text(report.markdown_path, md)
+    report.html_path = out / "report.html"
+    _write_text(report.html_path, _html(store.home, generated, tables, report, thresholds))
+    return report
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+_SECTIONS = [
+    ("table1", "Table 1: dataset statistics"),
+    ("funnel", "Curation funnel"),
+    ("rejection_reasons", "Rejections by stage and reason"),
+    ("dropped_scenes", "Dropped scenes"),
+    ("resolutions", "Source resolutions"),
+    ("metrics", "Metric summary"),
+]
+
+
+def _markdown(home: str, generated: str, tables: dict[str, _Table], report: Report) -> str:
+    parts = [f"# VidGen curation report\n\nGenerated {generated} from store `{home}`.\n"]
+    for key, title in _SECTIONS:
+        parts.append(f"## {title}\n\n{tables[key].markdown()}\n")
+    parts.append("## Figures\n")
+    for name in (*FIGURES, FUNNEL):
+        label = FIGURES[name][0] if name in FIGURES else "Curation funnel"
+        if name in report.figures:
+            parts.append(f"- {label}: `{report.figures[name].name}`")
+        else:
+            parts.append(f"- {label}: {report.missing.get(name, 'not computed')}")
+    return "\n".join(parts) + "\n"
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;
+     padding:0 1em}
+h1{margin-bottom:.2em} .meta{color:#555;margin-top:0} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.6em 0 1.2em} th,td{border:1px solid #ccc;padding:.25em .6em}
+th{background:#f3f3f3;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1em 0} figure img{max-width:100%;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
+.missing{background:#fff6e0;border:1px solid #f0d58c;padding:.6em 1em;border-radius:4px}
+code{background:#f5f5f5;padding:0 .2em}
+"""
+
+
+def _img(path: Path, alt: str) -> str:
+    b64 = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{b64}" alt="{html.escape(alt)}">'
+
+
+def _html(home: str, generated: str, tables: dict[str, _Table], report: Report, thresholds: dict) -> str:
+    e = html.escape
+    out = io.StringIO()
+    out.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>VidGen curation report</title>'
+              f"<style>{_CSS}</style></head><body>\n<h1>VidGen curation report</h1>\n"
+              f'<p class="meta">Generated <time>{e(generated)}</time> from store <code>{e(home)}</code></p>\n')
+    n = report.numbers
+    out.write(f"<p>{_fmt(n.get('videos', 0))} videos, {_fmt(n.get('clips', 0))} clips, "
+              f"{_fmt(n.get('clips_kept', 0))} kept.</p>\n")
+    for key, title in _SECTIONS[:2]:
+        out.write(f"<h2>{e(title)}</h2>\n{tables[key].html()}\n")
+        if key == "funnel":
+            out.write(_figure_html(report, FUNNEL, "Curation funnel"))
+    for key, title in _SECTIONS[2:4]:
+        out.write(f"<h2>{e(title)}</h2>\n{tables[key].html()}\n")
+    out.write("<h2>Figure 2: distributions</h2>\n")
+    active = ", ".join(f"{k} = {v:g}" for k, v in thresholds.items() if v is not None)
+    out.write(f"<p>Thresholds drawn as dashed red lines (from the configuration): {e(active or 'none')}. "
+              "Blue: every clip with the score; orange: clips kept at the end of curation.</p>\n")
+    for name, (title, _) in FIGURES.items():
+        out.write(_figure_html(report, name, title))
+    for key, title in _SECTIONS[4:]:
+        out.write(f"<h2>{e(title)}</h2>\n{tables[key].html()}\n")
+    out.write("</body></html>\n")
+    return out.getvalue()
+
+
+def _figure_html(report: Report, name: str, title: str) -> str:
+    if name in report.figures:
+        return (f'<figure id="fig-{name}">{_img(report.figures[name], title)}'
+                f"<figcaption>{html.escape(title)}</figcaption></figure>\n")
+    why = report.missing.get(name, "not computed")
+    return (f'<div class="missing" id="fig-{name}"><strong>{html.escape(title)}</strong>: '
+            f"{html.escape(why)}</div>\n")

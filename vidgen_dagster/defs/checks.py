@@ -1,0 +1,112 @@
+"""Asset checks beyond the blocking accounting checks: schema checks on every per-shard table, and
+warning-level checks on pass rates outside the configured bounds (``checks.*``).
+
+Schema checks are ERROR severity but not blocking: a wrong column set is a bug to fix, and the
+blocking accounting checks already stop bad data from flowing on. Pass-rate checks are WARN: an odd
+rate is worth a look (a broken model, a wrong threshold), not a stopped pipeline.
+"""
+
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from ..core.schema import TABLES
+from .resources import VidgenResource
+
+# asset -> the tables it writes (and the id column that must be unique in each)
+ASSET_TABLES: dict[str, list[tuple[str, str | None]]] = {
+    "shard_manifest": [("shard_manifest", "path")],
+    "videos": [("videos", "video_id")],
+    "scenes": [("scenes", None), ("scene_runs", "video_id")],
+    "clips": [("clips", "clip_id"), ("dropped_scenes", None)],
+    "frames": [("frames", None), ("frame_runs", "clip_id")],
+    "motion_scores": [("motion_scores", "clip_id")],
+    "text_scores": [("text_scores", "clip_id")],
+    "visual_scores": [("visual_scores", "clip_id")],
+    "coarse_selection": [("coarse_selection", "clip_id")],
+    "captions": [("captions", "clip_id")],
+    "caption_checks": [("caption_checks", "clip_id")],
+    "curated_clips": [("curated_clips", "clip_id")],
+}
+
+
+def schema_problems(store, shard: str, tables: list[tuple[str, str | None]]) -> list[str]:
+    problems = []
+    for table, key in tables:
+        if not store.has(table, shard):
+            problems.append(f"{table}: no file for shard {shard}")
+            continue
+        with store.fs.open_input_file(store.table_file(table, shard)) as f:
+            schema = pq.read_schema(f)
+        expected = TABLES[table]
+        if schema.names != expected.names:
+            missing = [c for c in expected.names if c not in schema.names]
+            extra = [c for c in schema.names if c not in expected.names]
+            problems.append(f"{table}: columns differ (missing {missing}, unexpected {extra})")
+            continue
+        wrong = [f"{f.name}: {schema.field(f.name).type} != {f.type}" for f in expected
+                 if not schema.field(f.name).type.equals(f.type)]
+        if wrong:
+            problems.append(f"{table}: types differ: {wrong}")
+        if key:
+            ids = store.read(table, shard).column(key).to_pylist()
+            if len(ids) != len(set(ids)):
+                problems.append(f"{table}: {len(ids) - len(set(ids))} duplicate {key} value(s)")
+            if any(i is None for i in ids):
+                problems.append(f"{table}: null {key}")
+    return problems
+
+
+def _schema_check(asset: str, tables: list[tuple[str, str | None]]) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=asset, name="schema", description=(
+        f"The Parquet file(s) of {', '.join(t for t, _ in tables)} have exactly the documented columns and "
+        "types, and their id column is unique and non-null."))
+    def check(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
+        problems = schema_problems(vidgen.store, context.partition_key, tables)
+        return dg.AssetCheckResult(passed=not problems, severity=dg.AssetCheckSeverity.ERROR, metadata={
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")})
+
+    return check
+
+
+def _rate_check(asset: str, name: str, description: str, compute, low_key: str | None,
+                high_key: str | None) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=asset, name=name, description=description)
+    def check(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
+        bounds = vidgen.config["checks"]
+        rate, n = compute(vidgen.store, context.partition_key)
+        low = bounds.get(low_key) if low_key else None
+        high = bounds.get(high_key) if high_key else None
+        ok = n == 0 or ((low is None or rate >= low) and (high is None or rate <= high))
+        return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, metadata={
+            "rate": round(rate, 4), "count": n, "lower_bound": -1.0 if low is None else float(low),
+            "upper_bound": -1.0 if high is None else float(high)})
+
+    return check
+
+
+def _fraction(table: str, column: str, value: str):
+    def compute(store, shard):
+        rows = store.rows(table, shard) if store.has(table, shard) else []
+        return (sum(r[column] == value for r in rows) / len(rows) if rows else 0.0), len(rows)
+
+    return compute
+
+
+def build_checks() -> list[dg.AssetChecksDefinition]:
+    checks = [_schema_check(asset, tables) for asset, tables in ASSET_TABLES.items()]
+    checks += [
+        _rate_check("videos", "failure_rate", "Fraction of the shard's files that failed to open or decode "
+                    "(WARN above checks.video_failed_max).", _fraction("videos", "status", "failed"),
+                    None, "video_failed_max"),
+        _rate_check("coarse_selection", "kept_rate", "Fraction of clips coarse selection kept (WARN outside "
+                    "checks.coarse_kept_min..coarse_kept_max: a broken scorer or a mis-set threshold).",
+                    _fraction("coarse_selection", "decision", "kept"), "coarse_kept_min", "coarse_kept_max"),
+        _rate_check("curated_clips", "kept_rate", "Fraction of clips in the final dataset (WARN below "
+                    "checks.curated_kept_min).", _fraction("curated_clips", "state", "kept"),
+                    "curated_kept_min", None),
+        _rate_check("captions", "failure_rate", "Fraction of captioning requests that failed (WARN above "
+                    "checks.caption_failed_max).", _fraction("captions", "status", "failed"),
+                    None, "caption_failed_max"),
+    ]
+    return checks
