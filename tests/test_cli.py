@@ -165,7 +165,7 @@ def test_models_check_reports_backend_weights_and_location(tmp_path, tiny_visual
 def _now():
     import datetime
 
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def test_recurate_schedule_requests_exactly_the_stale_assets(home, demo_footage, tmp_path, monkeypatch):
