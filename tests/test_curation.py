@@ -172,6 +172,7 @@ def test_decisions_cover_every_path():
     judged = {**CLEAN, "judge_frame_level": True, "judge_rationale": "lists frames"}
     assert _decide(cap=OK_CAP, chk=judged)["reasons"] == ["frame_level (judge: lists frames)"]
     assert _decide(cap=OK_CAP, chk=judged, flag_sources=["rules"])["state"] == "kept"
+    assert _decide(cap=OK_CAP, chk=flagged, flag_sources=[])["state"] == "kept"  # flags off: recorded, not applied
     d = _decide(cap=OK_CAP, chk={**CLEAN, "judge_status": "failed"})
     assert d["state"] == "kept" and d["not_applied"] == ["judge"]
 

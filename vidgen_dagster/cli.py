@@ -1,4 +1,5 @@
-"""The ``vidgen`` command: curate, query, config show, models check/pull, captions check, rebalance, ui, demo."""
+"""The ``vidgen`` command: curate, query, config show, models check/pull, captions check, export,
+rebalance, ui, demo."""
 
 from __future__ import annotations
 
@@ -154,6 +155,33 @@ def cmd_captions_check(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .core.config import load_config
+    from .core.export import export_dataset
+    from .core.store import Store
+    from .defs.dataset import export_settings
+
+    config = load_config(args.config)
+    s = export_settings(config)
+    store = Store(args.home)
+    store.refresh_catalog()
+
+    def progress(done: int, total: int, what: str) -> None:
+        if done == total or done % 50 == 0:
+            print(f"  {done}/{total} {what}", flush=True)
+
+    summary = export_dataset(store, args.out, args.format or s["formats"], clips_per_tar=s["clips_per_tar"],
+                             crf=s["crf"], preset=s["preset"], max_short_side=s["max_short_side"],
+                             progress=progress)
+    print(f"exported {summary['clips']} clips to {args.out}: cut {summary['cut']}, reused {summary['reused']}, "
+          f"removed {summary['removed']}, failed {len(summary['failed'])}")
+    for fmt, path in (summary.get("files") or {}).items():
+        print(f"  {fmt}: {path}")
+    for cid, error in (summary.get("failed") or {}).items():
+        print(f"  failed: {cid}: {error}")
+    return 1 if summary["failed"] else 0
+
+
 def cmd_models(args) -> int:
     from .core.config import load_config
     from .models import registry
@@ -301,6 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["json", "csv"], default="csv")
     s.add_argument("--config", help="YAML file over the defaults")
     s.set_defaults(func=cmd_captions_check)
+
+    p = sub.add_parser("export", help="cut kept clips and write WebDataset / CSV / JSONL / Parquet to OUT")
+    p.add_argument("out", help="output folder (re-exporting into it is idempotent)")
+    _add_home(p)
+    p.add_argument("--format", action="append", choices=["webdataset", "csv", "jsonl", "parquet"],
+                   help="repeatable; default: export.formats (all four)")
+    p.add_argument("--config", help="YAML file over the defaults")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("rebalance", help="freeze the category-sampling reference over all shards")
     _add_home(p)

@@ -11,6 +11,7 @@ from .core.store import resolve_home
 from .defs.automation import build_recurate_schedule
 from .defs.checks import build_checks
 from .defs.curation import build_curation_assets
+from .defs.dataset import build_dataset_assets
 from .defs.ingest import build_footage_sensor, shard_manifest, videos
 from .defs.resources import VidgenResource, video_shards
 from .defs.scenes import build_scene_assets
@@ -26,15 +27,19 @@ def build_definitions(home: str | None = None, config_path: str | None = None) -
     tagging, tagging_checks = build_tagging_assets(config, home)
     curating, curating_checks = build_curation_assets(config)
     assets = [shard_manifest, videos, scenes, clips, *tagging, *curating]
+    dataset = build_dataset_assets(config)
     curate_shard = dg.define_asset_job(
         "curate_shard", selection=dg.AssetSelection.assets(*assets), partitions_def=video_shards,
         description="Everything per shard, from the manifest to the curated clips.",
     )
+    build_dataset = dg.define_asset_job(
+        "build_dataset", selection=dg.AssetSelection.assets(*dataset),
+        description="Export and report over every shard's curated clips.")
     holder: dict = {}
     defs = dg.Definitions(
-        assets=assets,
+        assets=[*assets, *dataset],
         asset_checks=[shard_accounting, *tagging_checks, *curating_checks, *build_checks()],
-        jobs=[curate_shard],
+        jobs=[curate_shard, build_dataset],
         sensors=[build_footage_sensor(curate_shard)],
         schedules=[build_recurate_schedule(curate_shard, lambda: holder["defs"],
                                            config["automation"]["recurate_cron"])],

@@ -310,7 +310,9 @@ def decide(sel: dict, cap: dict | None, chk: dict | None, config: dict) -> dict:
             return {"state": "rejected", "stage": "captions", "reasons": [f"uncaptioned: {why}"],
                     "not_applied": not_applied}
         return {"state": "kept", "stage": "captions", "reasons": [], "not_applied": [*not_applied, "captions"]}
-    sources = set(config["curation"].get("flag_sources") or ["rules", "judge"])
+    sources = set(config["curation"].get("flag_sources", ["rules", "judge"]) or [])
+    if sources - {"rules", "judge"}:
+        raise ConfigError(f"curation.flag_sources may hold rules and judge, got {sorted(sources)}")
     stage = "fine"
     limit = config["thresholds"].get("alignment_min")
     if chk is None:

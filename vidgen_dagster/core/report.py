@@ -20,6 +20,7 @@ import base64
 import html
 import io
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -113,44 +114,83 @@ def _family(reason: str) -> str:
     return reason.split(":")[0].split(" (")[0].strip() or "unspecified"
 
 
+def _key(text: str) -> str:
+    """A metadata-friendly key part: ``"caption failed"`` -> ``caption_failed``."""
+    return re.sub(r"\W+", "_", text).strip("_").lower() or "unspecified"
+
+
 # ---------------------------------------------------------------------------------------------- data
 
 
+_KEPT = "LEFT JOIN (SELECT DISTINCT clip_id, true AS kept FROM curated_clips WHERE state = 'kept') k USING (clip_id)"
+_FAMILY_SQL = "trim(split_part(split_part({x}, ':', 1), ' (', 1))"  # the SQL twin of _family()
+
+
 class _Data:
-    """Everything the report needs, read once through the catalog (projected columns only)."""
+    """What the report needs, aggregated by DuckDB over the catalog: per-clip values come back only as
+    numeric columns, so a million-clip store costs a few arrays, not a million Python dicts."""
 
     def __init__(self, store: Store):
         self.store = store
-        q = lambda sql: store.query(sql).to_pylist()  # noqa: E731
-        self.video_states = Counter({r["state"]: r["n"] for r in q(
+        self.video_states = Counter({r["state"]: r["n"] for r in self.q(
             "SELECT state, count(*) AS n FROM video_states GROUP BY state")})
         self.videos = sum(self.video_states.values())
-        self.scenes = q("SELECT count(*) AS n FROM scenes")[0]["n"]
-        self.dropped = Counter(_family(r["reason"] or "") for r in q("SELECT reason FROM dropped_scenes"))
-        self.clips = q("""
-            SELECT c.clip_id, c.duration_s, v.width, v.height, v.rotation,
-                   cc.state, cc.stage, cc.reasons, cc.category AS final_category
-            FROM clips c
-            LEFT JOIN videos v USING (video_id, shard)
-            LEFT JOIN curated_clips cc USING (clip_id)
-        """)
-        self.kept_ids = {c["clip_id"] for c in self.clips if c["state"] == "kept"}
-        self.captions = q("SELECT clip_id, status, error, caption FROM captions")
-        self.categories = q("SELECT clip_id, status, error, category FROM visual_scores")
+        self.video_failures = Counter({(_family(r["reason"] or "")): r["n"] for r in self.q(
+            f"SELECT {_FAMILY_SQL.format(x='reason')} AS reason, count(*) AS n FROM video_states "
+            "WHERE state = 'failed' GROUP BY ALL")})
+        self.scenes = self.q("SELECT count(*) AS n FROM scenes")[0]["n"]
+        self.dropped = Counter({(r["reason"] or "unspecified"): r["n"] for r in self.q(
+            f"SELECT {_FAMILY_SQL.format(x='reason')} AS reason, count(*) AS n FROM dropped_scenes GROUP BY ALL")})
+        clips = "clips c LEFT JOIN curated_clips cc USING (clip_id)"
+        self.clips = self.q("SELECT count(*) AS n FROM clips")[0]["n"]
+        self.outcome = Counter({(r["state"], r["stage"]): r["n"] for r in self.q(
+            f"SELECT cc.state, cc.stage, count(*) AS n FROM {clips} GROUP BY ALL")})
+        self.reasons = Counter({(r["stage"], r["reason"] or "unspecified"): r["n"] for r in self.q(f"""
+            SELECT stage, {_FAMILY_SQL.format(x='reason')} AS reason, count(*) AS n
+            FROM (SELECT cc.stage, unnest(cc.reasons) AS reason FROM {clips} WHERE cc.state <> 'kept')
+            GROUP BY ALL""")})
+        self.kept_videos = self.q(
+            f"SELECT count(DISTINCT c.video_id) AS n FROM {clips} WHERE cc.state = 'kept'")[0]["n"]
+        self.resolutions = self.q(f"""
+            SELECT CASE WHEN ((coalesce(v.rotation, 0) % 180) + 180) % 180 = 90
+                        THEN v.height || 'x' || v.width ELSE v.width || 'x' || v.height END AS res,
+                   count(*) AS n, count(*) FILTER (WHERE cc.state = 'kept') AS kept
+            FROM {clips} LEFT JOIN videos v ON v.video_id = c.video_id AND v.shard = c.shard
+            WHERE v.width > 0 AND v.height > 0 GROUP BY ALL ORDER BY n DESC, res""")
+        self.categories = Counter({(r["category"], r["kept"]): r["n"] for r in self.q(f"""
+            SELECT t.category, coalesce(k.kept, false) AS kept, count(*) AS n FROM visual_scores t {_KEPT}
+            WHERE t.category IS NOT NULL GROUP BY ALL ORDER BY n DESC, t.category, kept""")})
 
-    def metric(self, table: str, column: str) -> list[dict]:
-        return self.store.query(f"SELECT clip_id, status, error, {column} AS value FROM {table}").to_pylist()
+    def q(self, sql: str) -> list[dict]:
+        return self.store.query(sql).to_pylist()
+
+    def values(self, table: str, expr: str, where: str = "true") -> tuple[np.ndarray, np.ndarray]:
+        """(every finite value, the kept clips' values) of ``expr`` over ``table`` (aliased ``t``)."""
+        tab = self.store.query(f"""
+            SELECT CAST({expr} AS DOUBLE) AS value, coalesce(k.kept, false) AS kept FROM {table} t {_KEPT}
+            WHERE ({where}) AND {expr} IS NOT NULL AND isfinite(CAST({expr} AS DOUBLE))""")
+        vals = tab["value"].to_numpy(zero_copy_only=False).astype(float)
+        kept = tab["kept"].to_numpy(zero_copy_only=False).astype(bool)
+        return vals, vals[kept]
+
+    def states(self, table: str) -> list[dict]:
+        return self.q(f"SELECT status, error, count(*) AS n FROM {table} GROUP BY ALL")
 
 
 def _not_computed(rows: list[dict], what: str, upstream: list[dict] | None = None) -> str:
-    """Why a metric has no values, from the score rows' status/error columns. ``upstream``: the rows
-    of the stage this one depends on (caption checks need captions), consulted when every row here
-    was skipped for want of its input."""
+    """Why a metric has no values, from the score table's (status, error, n) counts. ``upstream``: the
+    same for the stage this one depends on (caption checks need captions), consulted when every row
+    here was skipped for want of its input."""
     if not rows:
         return f"not computed (no {what} rows in the store yet)"
-    statuses = Counter(r["status"] for r in rows)
+    statuses = Counter()
+    for r in rows:
+        statuses[r["status"]] += r["n"]
     unavailable = [r for r in rows if r["status"] in ("unavailable", "partial")]
-    errors = Counter(r["error"] for r in (unavailable or rows) if r.get("error"))
+    errors = Counter()
+    for r in unavailable or rows:
+        if r.get("error"):
+            errors[r["error"]] += r["n"]
     detail = f": {_clip_text(errors.most_common(1)[0][0])}" if errors else ""
     if unavailable:
         return f"not computed (model unavailable{detail})"
@@ -254,6 +294,8 @@ def _bar_labels(ax, bars, total: int) -> None:
 
 
 def _category_figure(path: Path, tagged: Counter, kept: Counter) -> Path:
+    from matplotlib.ticker import MaxNLocator
+
     names = [c for c, _ in sorted(tagged.items(), key=lambda kv: (-kv[1], kv[0]))]
     names += sorted(set(kept) - set(names))
     fig = _new_figure(11.0, max(3.2, 0.32 * len(names) + 1.6))
@@ -272,6 +314,7 @@ def _category_figure(path: Path, tagged: Counter, kept: Counter) -> Path:
                     color="#666")
         ax.set_title(label)
         ax.set_xlabel("clips (count)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, names)
     axes[0].invert_yaxis()
@@ -280,6 +323,8 @@ def _category_figure(path: Path, tagged: Counter, kept: Counter) -> Path:
 
 
 def _funnel_figure(path: Path, steps: list[tuple[str, int]], reasons: list[tuple[str, str, int]]) -> Path:
+    from matplotlib.ticker import MaxNLocator
+
     fig = _new_figure(12.0, max(4.2, 0.3 * max(len(steps), len(reasons)) + 1.8))
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
     y = np.arange(len(steps))
@@ -292,6 +337,7 @@ def _funnel_figure(path: Path, steps: list[tuple[str, int]], reasons: list[tuple
     left.set_xlabel("count")
     left.set_title("Curation funnel")
     left.grid(axis="x", alpha=0.3)
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     colors = {"coarse": "#e45756", "captions": "#b279a2", "alignment": "#ff9da6", "fine": "#9d755d",
               "scenes": "#bab0ac", "videos": "#72b7b2"}
     if reasons:
@@ -308,23 +354,15 @@ def _funnel_figure(path: Path, steps: list[tuple[str, int]], reasons: list[tuple
     right.set_xlabel("count (a clip can have several reasons)")
     right.set_title("Losses by stage and reason")
     right.grid(axis="x", alpha=0.3)
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _save(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------- report
 
 
-def _resolution(c: dict) -> str | None:
-    w, h = c.get("width"), c.get("height")
-    if not w or not h:
-        return None
-    if (c.get("rotation") or 0) % 180 == 90:  # Python's % is non-negative: -90 -> 90
-        w, h = h, w
-    return f"{w}x{h}"
-
-
-def _mean(xs: Sequence[float]) -> float | None:
-    return float(np.mean(xs)) if len(xs) else None
+def _mean(xs: np.ndarray) -> float | None:
+    return float(np.mean(xs)) if xs.size else None
 
 
 def build_report(store: Store, out_dir: str | Path, config: dict | None = None) -> Report:
@@ -346,12 +384,12 @@ def build_report(store: Store, out_dir: str | Path, config: dict | None = None) 
     # -- the per-clip distributions (Figure 2) ---------------------------------------------------------
     stats_rows: list[list[Any]] = []
 
-    def add_metric(name: str, values: list[float], kept: list[float], lines: list[tuple[str, float | None, str]],
+    def add_metric(name: str, values: np.ndarray, kept: np.ndarray, lines: list[tuple[str, float | None, str]],
                    why_missing: str, skewed: bool = False, integer: bool = False) -> None:
         """``lines``: (label, threshold or None, "min"|"max")."""
         title, xlabel = FIGURES[name]
         shown = [(k, float(v), kind) for k, v, kind in lines if v is not None]
-        if not values:
+        if not values.size:
             report.missing[name] = why_missing
             stats_rows.append([title, 0, None, None, None, None,
                                "; ".join(f"{k} {v:g}" for k, v, _ in shown) or None, why_missing])
@@ -368,58 +406,54 @@ def build_report(store: Store, out_dir: str | Path, config: dict | None = None) 
                            "; ".join(crossed) or None, "ok"])
 
     # category: all tagged clips vs kept clips
-    tagged = Counter(r["category"] for r in data.categories if r["category"])
-    kept_cat = Counter(c["final_category"] for c in data.clips if c["state"] == "kept" and c["final_category"])
+    tagged, kept_cat = Counter(), Counter()
+    for (cat, is_kept), n in data.categories.items():
+        tagged[cat] += n
+        if is_kept:
+            kept_cat[cat] += n
     if tagged:
         figures["category"] = _category_figure(out / "fig_category.png", tagged, kept_cat)
         top = ", ".join(f"{c} {n / sum(tagged.values()):.0%}" for c, n in tagged.most_common(3))
         stats_rows.append([FIGURES["category"][0], sum(tagged.values()), None, None, None, None, None,
                            f"ok: {len(tagged)} categories; top {top}"])
     else:
-        report.missing["category"] = _not_computed(data.categories, "visual_scores")
+        report.missing["category"] = _not_computed(data.states("visual_scores"), "visual_scores")
         stats_rows.append([FIGURES["category"][0], 0, None, None, None, None, None, report.missing["category"]])
 
+    caption_states = data.states("captions")
     for name in ("aesthetic", "alignment", "consistency", "text_area", "motion"):
         table, column, keys, skewed = _METRICS[name]
-        rows = data.metric(table, column)
-        vals = [r["value"] for r in rows if r["value"] is not None and math.isfinite(r["value"])]
-        kept = [r["value"] for r in rows if r["value"] is not None and math.isfinite(r["value"])
-                and r["clip_id"] in data.kept_ids]
-        why = _not_computed(rows, table, upstream=data.captions if table == "caption_checks" else None)
+        vals, kept = data.values(table, f"t.{column}")
+        why = _not_computed(data.states(table), table, upstream=caption_states if table == "caption_checks" else None)
         add_metric(name, vals, kept, [(k, thresholds.get(k), kind) for k, kind in keys], why, skewed=skewed)
 
-    durations = [c["duration_s"] for c in data.clips if c["duration_s"] is not None]
-    add_metric("duration", durations,
-               [c["duration_s"] for c in data.clips if c["state"] == "kept" and c["duration_s"] is not None],
+    durations, kept_dur = data.values("clips", "t.duration_s")
+    add_metric("duration", durations, kept_dur,
                [("clips.min_seconds", clip_cfg.get("min_seconds"), "min"),
                 ("clips.max_seconds", clip_cfg.get("max_seconds"), "max")],
                "not computed (no clips in the store yet)")
-    words = {r["clip_id"]: len(r["caption"].split()) for r in data.captions
-             if r["status"] == "ok" and r["caption"]}
-    add_metric("caption_words", list(words.values()), [n for c, n in words.items() if c in data.kept_ids], [],
-               _not_computed(data.captions, "captions"), integer=True)
+    # words as Python's str.split() counts them (runs of whitespace separate words)
+    words, kept_words = data.values("captions", "len(regexp_split_to_array(trim(t.caption), '\\s+'))",
+                                    "t.status = 'ok' AND trim(t.caption) <> ''")
+    add_metric("caption_words", words, kept_words, [], _not_computed(caption_states, "captions"), integer=True)
 
     # -- Table 1 -----------------------------------------------------------------------------------------
-    kept_clips = [c for c in data.clips if c["state"] == "kept"]
-    kept_dur = [c["duration_s"] for c in kept_clips if c["duration_s"] is not None]
-    kept_words = [n for c, n in words.items() if c in data.kept_ids]
-    res_all = Counter(r for r in map(_resolution, data.clips) if r)
-    res_kept = Counter(r for r in map(_resolution, kept_clips) if r)
+    kept_n = sum(n for (s, _), n in data.outcome.items() if s == "kept")
+    res_all = Counter({r["res"]: r["n"] for r in data.resolutions})
+    res_kept = Counter({r["res"]: r["kept"] for r in data.resolutions if r["kept"]})
 
     def top_res(counts: Counter, k: int = 3) -> str | None:
         total = sum(counts.values())
         return ", ".join(f"{r} ({n / total:.0%})" for r, n in counts.most_common(k)) if total else None
 
-    kept_videos = data.store.query(
-        "SELECT count(DISTINCT video_id) AS n FROM curated_clips WHERE state = 'kept'").to_pylist()[0]["n"]
     table1 = _Table(["", "all clips", "kept clips"], [
-        ["videos", data.videos, kept_videos],
+        ["videos (kept: with a kept clip)", data.videos, data.kept_videos],
         ["videos processed", data.video_states.get("processed", 0), None],
-        ["clips", len(data.clips), len(kept_clips)],
-        ["total duration (h)", sum(durations) / 3600, sum(kept_dur) / 3600],
+        ["clips", data.clips, kept_n],
+        ["total duration (h)", float(durations.sum()) / 3600, float(kept_dur.sum()) / 3600],
         ["mean clip duration (s)", _mean(durations), _mean(kept_dur)],
-        ["mean caption words", _mean(list(words.values())), _mean(kept_words)],
-        ["captioned clips", len(words), len(kept_words)],
+        ["mean caption words", _mean(words), _mean(kept_words)],
+        ["captioned clips", int(words.size), int(kept_words.size)],
         ["most common resolutions", top_res(res_all), top_res(res_kept)],
     ])
     res_table = _Table(["resolution (w x h, as displayed)", "all clips", "kept clips"],
@@ -429,25 +463,25 @@ def build_report(store: Store, out_dir: str | Path, config: dict | None = None) 
         res_table.rows.append([f"{len(rest)} other(s)", sum(res_all[r] for r in rest), sum(res_kept[r] for r in rest)])
 
     # -- the funnel ----------------------------------------------------------------------------------------
-    vs = data.video_states
+    vs, outcome = data.video_states, data.outcome
     funnel = _Table(["stage", "outcome", "count"], [["videos", "in", data.videos]])
     funnel.rows += [["videos", s, vs.get(s, 0)] for s in ("failed", "duplicate", "pending", "processed")]
-    funnel.rows += [["videos", f"other state: {s}", n] for s, n in sorted(vs.items())
+    funnel.rows += [["videos", f"other state: {s}", n] for s, n in sorted(vs.items(), key=str)
                     if s not in ("failed", "duplicate", "pending", "processed")]
     dropped_total = sum(data.dropped.values())
     funnel.rows += [["scenes", "detected", data.scenes]]
     funnel.rows += [["scenes", f"dropped: {r}", n] for r, n in sorted(data.dropped.items())]
     funnel.rows += [["scenes", "kept (cut into clips)", data.scenes - dropped_total],
-                    ["clips", "cut", len(data.clips)]]
-    outcome = Counter((c["state"], c["stage"]) for c in data.clips if c["state"] is not None)
-    pending = sum(1 for c in data.clips if c["state"] is None)
-    reason_rows: list[list[Any]] = []
-    reason_counts: list[tuple[str, str, int]] = [("scenes", f"dropped {r}", n) for r, n in
-                                                 sorted(data.dropped.items(), key=lambda kv: -kv[1])]
-    remaining = len(data.clips) - pending
+                    ["clips", "cut", data.clips]]
+    pending = sum(n for (s, _), n in outcome.items() if s is None)
+    reason_rows: list[list[Any]] = [["videos", r, n] for r, n in
+                                    sorted(data.video_failures.items(), key=lambda kv: (-kv[1], kv[0]))]
+    reason_counts: list[tuple[str, str, int]] = [("videos", s, vs[s]) for s in ("failed", "duplicate") if vs.get(s)]
+    reason_counts += [("scenes", f"dropped {r}", n) for r, n in sorted(data.dropped.items(), key=lambda kv: -kv[1])]
+    remaining = data.clips - pending
     steps = [("videos in", data.videos), ("videos processed", vs.get("processed", 0)),
              ("scenes detected", data.scenes), ("scenes kept", data.scenes - dropped_total),
-             ("clips cut", len(data.clips))]
+             ("clips cut", data.clips)]
     if pending:
         funnel.rows.append(["clips", "pending (no final decision yet)", pending])
         steps.append(("clips decided", remaining))
@@ -457,18 +491,16 @@ def build_report(store: Store, out_dir: str | Path, config: dict | None = None) 
         remaining -= rejected + failed
         if stage != STAGES[-1]:
             steps.append((f"clips after {stage}", remaining))
-        fam = Counter(_family(x) for c in data.clips if c["stage"] == stage and c["state"] in ("rejected", "failed")
-                      for x in (c["reasons"] or []))
+        fam = {r: n for (st, r), n in data.reasons.items() if st == stage}
         for r, n in sorted(fam.items(), key=lambda kv: (-kv[1], kv[0])):
             reason_rows.append([stage, r, n])
             reason_counts.append((stage, r, n))
-    other = sum(n for (s, st), n in outcome.items() if s != "kept" and st not in STAGES)
+    other = sum(n for (s, st), n in outcome.items() if s not in (None, "kept") and st not in STAGES)
     if other:
         funnel.rows.append(["clips", "rejected/failed at another stage", other])
-    kept_n = sum(n for (s, _), n in outcome.items() if s == "kept")
     funnel.rows.append(["clips", "kept", kept_n])
     steps.append(("clips kept", kept_n))
-    reasons_table = _Table(["stage", "reason", "clips"], reason_rows or [["-", "nothing rejected", 0]])
+    reasons_table = _Table(["stage", "reason", "count (videos / clips)"], reason_rows or [["-", "nothing rejected", 0]])
     dropped_table = _Table(["reason", "scenes"], [[r, n] for r, n in sorted(data.dropped.items())]
                            or [["none dropped", 0]])
     if data.videos:
@@ -486,15 +518,16 @@ def build_report(store: Store, out_dir: str | Path, config: dict | None = None) 
     nums: dict[str, Any] = {
         "videos": data.videos, **{f"videos_{s}": vs.get(s, 0) for s in ("processed", "failed", "duplicate", "pending")},
         "scenes": data.scenes, "scenes_dropped": dropped_total,
-        **{f"scenes_dropped_{r}": n for r, n in sorted(data.dropped.items())},
-        "clips": len(data.clips), "clips_kept": kept_n, "clips_pending": pending,
-        **{f"clips_{s}_{st}": n for (s, st), n in sorted(outcome.items()) if s != "kept"},
-        **{f"reason_{stage}_{r}": n for stage, r, n in reason_rows},
-        "videos_with_kept_clips": kept_videos,
-        "total_clip_hours": round(sum(durations) / 3600, 4), "kept_clip_hours": round(sum(kept_dur) / 3600, 4),
+        **{f"scenes_dropped_{_key(r)}": n for r, n in sorted(data.dropped.items())},
+        "clips": data.clips, "clips_kept": kept_n, "clips_pending": pending,
+        **{f"clips_{s}_{_key(str(st))}": n for (s, st), n in sorted(outcome.items(), key=str) if s not in (None, "kept")},
+        **{f"reason_{stage}_{_key(r)}": n for stage, r, n in reason_rows},
+        "videos_with_kept_clips": data.kept_videos,
+        "total_clip_hours": round(float(durations.sum()) / 3600, 4),
+        "kept_clip_hours": round(float(kept_dur.sum()) / 3600, 4),
         "mean_clip_seconds": _mean(durations), "mean_kept_clip_seconds": _mean(kept_dur),
-        "mean_caption_words": _mean(list(words.values())), "mean_kept_caption_words": _mean(kept_words),
-        "captioned_clips": len(words),
+        "mean_caption_words": _mean(words), "mean_kept_caption_words": _mean(kept_words),
+        "captioned_clips": int(words.size),
         "top_resolution": res_all.most_common(1)[0][0] if res_all else None,
         "top_resolution_kept": res_kept.most_common(1)[0][0] if res_kept else None,
         "figures": len(figures),
@@ -512,7 +545,7 @@ def build_report(store: Store, out_dir: str | Path, config: dict | None = None) 
     report.markdown_path = out / "report.md"
     _write_text(report.markdown_path, md)
     report.html_path = out / "report.html"
-    _write_text(report.html_path, _html(store.home, generated, tables, report, thresholds))
+    _write_text(report.html_path, _html(store.home, generated, tables, report, thresholds, clip_cfg))
     return report
 
 
@@ -563,7 +596,8 @@ def _img(path: Path, alt: str) -> str:
     return f'<img src="data:image/png;base64,{b64}" alt="{html.escape(alt)}">'
 
 
-def _html(home: str, generated: str, tables: dict[str, _Table], report: Report, thresholds: dict) -> str:
+def _html(home: str, generated: str, tables: dict[str, _Table], report: Report, thresholds: dict,
+          clip_cfg: dict) -> str:
     e = html.escape
     out = io.StringIO()
     out.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>VidGen curation report</title>'
@@ -580,6 +614,9 @@ def _html(home: str, generated: str, tables: dict[str, _Table], report: Report, 
         out.write(f"<h2>{e(title)}</h2>\n{tables[key].html()}\n")
     out.write("<h2>Figure 2: distributions</h2>\n")
     active = ", ".join(f"{k} = {v:g}" for k, v in thresholds.items() if v is not None)
+    lengths = ", ".join(f"clips.{k} = {clip_cfg[k]:g}" for k in ("min_seconds", "max_seconds")
+                        if clip_cfg.get(k) is not None)
+    active = ", ".join(x for x in (active, lengths) if x)
     out.write(f"<p>Thresholds drawn as dashed red lines (from the configuration): {e(active or 'none')}. "
               "Blue: every clip with the score; orange: clips kept at the end of curation.</p>\n")
     for name, (title, _) in FIGURES.items():

@@ -1,0 +1,96 @@
+"""The unpartitioned dataset assets over a real curated store: export (and report) through Dagster and
+the CLI, read back with tarfile + PyAV."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import av
+import dagster as dg
+import pytest
+from test_curation import vidgen, write_config
+
+from vidgen_dagster.core.store import Store
+from vidgen_dagster.definitions import build_definitions
+
+
+@pytest.fixture(scope="module")
+def curated_home(tmp_path_factory, demo_footage):
+    """The demo footage curated with tiny models; alignment and caption flags off so clips are kept."""
+    from test_curation import tiny_models as _tm  # noqa: F401  (fixture defined there)
+    from tiny_lm import build_tiny_lm
+    from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip
+    from tiny_vlm import build_tiny_vlm
+
+    root = tmp_path_factory.mktemp("dataset")
+    models = {"vlm": str(build_tiny_vlm(root / "vlm")), "lm": str(build_tiny_lm(root / "lm")),
+              "clip": str(build_tiny_clip(root / "clip")), "head": str(build_laion_head(root / "h.pth", TINY_CLIP_DIM))}
+    config = write_config(root / "c.yaml", models, thresholds={"alignment_min": None},
+                          curation={"flag_sources": []}, judge={"backend": "none"})
+    home = root / "home"
+    r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", config)
+    assert r.returncode == 0, r.stderr
+    return home, config
+
+
+def test_dataset_export_asset_and_cli_read_back(curated_home, tmp_path, monkeypatch):
+    home, config = curated_home
+    store = Store(home)
+    kept = {r["clip_id"]: r for r in store.rows("curated_clips") if r["state"] == "kept"}
+    assert kept, "the fixture must keep some clips"
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    defs = build_definitions(str(home), config)
+    instance = dg.DagsterInstance.get()
+    try:
+        res = dg.materialize([a for a in defs.assets if a.key.to_user_string() == "dataset_export"],
+                             instance=instance, resources=defs.resources)
+        assert res.success
+        meta = res.asset_materializations_for_node("dataset_export")[0].metadata
+    finally:
+        instance.dispose()
+    assert meta["clips"].value == len(kept) and meta["failed"].value == 0
+    out = home / "export"
+    with tarfile.open(out / "webdataset" / "shard-000000.tar") as tar:
+        names = tar.getnames()
+        members = {n.rsplit(".", 1)[0] for n in names}
+        assert len(members) == len(kept) and len(names) == 2 * len(kept)
+        for key in sorted(members):
+            info = json.loads(tar.extractfile(f"{key}.json").read())
+            assert info["caption"] == kept[info["clip_id"]]["caption"]
+            with av.open(io.BytesIO(tar.extractfile(f"{key}.mp4").read())) as c:
+                assert sum(1 for _ in c.decode(video=0)) == info["num_frames"]
+    lines = [json.loads(x) for x in (out / "vidgen.jsonl").read_text().splitlines()]
+    assert {x["vid"] for x in lines} == set(kept)
+
+    # The CLI writes the same dataset elsewhere; a second run re-cuts nothing.
+    other = tmp_path / "ds"
+    r = vidgen("export", str(other), "--home", str(home), "--format", "csv", "--format", "jsonl")
+    assert r.returncode == 0, r.stderr
+    assert f"exported {len(kept)} clips" in r.stdout
+    assert (other / "opensora.csv").read_text().splitlines()[0].startswith("path,text,num_frames,height,width,fps")
+    again = vidgen("export", str(other), "--home", str(home), "--format", "csv", "--format", "jsonl")
+    assert f"cut 0, reused {len(kept)}" in again.stdout
+
+
+def test_dataset_report_asset_shows_tables_and_plots_in_metadata(curated_home, monkeypatch):
+    home, config = curated_home
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    defs = build_definitions(str(home), config)
+    instance = dg.DagsterInstance.get()
+    try:
+        res = dg.materialize([a for a in defs.assets if a.key.to_user_string() == "dataset_report"],
+                             instance=instance, resources=defs.resources)
+        assert res.success
+        meta = res.asset_materializations_for_node("dataset_report")[0].metadata
+    finally:
+        instance.dispose()
+    html = home / "report" / "report.html"
+    assert html.is_file() and meta["html_report"].value == str(html)
+    assert "funnel" in meta and "table1" in meta
+    plots = [k for k, v in meta.items() if k.startswith("plot_") and "data:image/png;base64," in str(v.value)]
+    assert {"plot_motion", "plot_funnel", "plot_category", "plot_aesthetic"} <= set(plots)
+    store = Store(home)
+    kept = sum(r["state"] == "kept" for r in store.rows("curated_clips"))
+    assert str(kept) in meta["table1"].value

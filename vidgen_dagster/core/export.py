@@ -1,0 +1,868 @@
+"""Export the kept clips as a training dataset: frame-exact MP4 cuts plus WebDataset / CSV / JSONL / Parquet.
+
+Cutting (:func:`cut_clip`)
+    A clip is the frames ``[start_frame, end_frame)`` of one video stream, numbered in decoder output
+    (presentation) order from the stream's first frame, exactly as :func:`media.decode_frames` numbers
+    them; ``start_s``/``end_s`` are those frames' times relative to the stream's first timestamp.
+
+    * **copy** (packets remuxed untouched) only where that is provably frame-exact and yields the same
+      picture a re-encode would: codec in :data:`COPY_CODECS`, 8-bit 4:2:0, the decoder has no reorder
+      delay (``has_b_frames == 0``) and every packet of the clip has ``pts == dts`` with increasing
+      timestamps (so packet order is presentation order and packet *i* is frame *i*), the clip's first
+      packet is a keyframe whose time is the clip's ``start_s``, no rotation metadata, square pixels, even
+      dimensions and no downscale requested. The copy is then decoded and must hold exactly the clip's
+      frame count, otherwise the clip is re-encoded.
+    * **reencode** otherwise: seek to the keyframe before the clip, decode forward, keep the frame whose
+      time is ``start_s`` and the ``end_frame - start_frame - 1`` frames after it (checked against
+      ``end_s``). If timestamps are missing or do not line up, the stream is decoded from its start and
+      frames are picked by index, the definition itself. Frames pass through one libavfilter graph
+      (SAR → square pixels by scaling the width, optional downscale to ``max_short_side``, rotation
+      metadata applied with ``transpose``/``hflip,vflip``, even dimensions, ``yuv420p``) and are encoded
+      with libx264 (``crf``, ``preset``) keeping the source's real timestamps, so VFR stays VFR.
+    * Audio, subtitles and data streams are dropped: the training clips are video-only (the captions
+      describe the picture; VidGen-1M ships silent clips).
+    * Output is written to a hidden temporary name, decoded to verify the frame count (and that the
+      timestamp span matches the source), then renamed into place: a killed run never leaves a
+      half-written clip under the final name.
+
+Export (:func:`export_dataset`)
+    Every shard's ``curated_clips`` rows with ``state == "kept"``, joined to ``clips`` (frame range),
+    ``videos`` (path, stream, sha256) and the score tables. Layout under ``out_dir``::
+
+        clips/<key>.mp4                     one cut per clip (key = clip_id made WebDataset-safe)
+        webdataset/shard-000000.tar ...     <key>.json + <key>.mp4 per clip, clips_per_tar per tar
+        opensora.csv                        Open-Sora columns (path is absolute)
+        vidgen.jsonl                        VidGen-1M-style records
+        clips.parquet                       every field, plus the tar each clip is in
+        manifest.json                       what was cut from what (drives reuse and removal)
+
+    A clip is re-cut only when its source (video sha256, stream, frame range, times) or the cut settings
+    change; a clip no longer kept disappears from every output. Rows are sorted by ``clip_id``, tar
+    headers are fixed (mtime 0, uid/gid 0, empty user/group names), JSON keys are sorted and files whose
+    bytes would not change are not rewritten, so exporting twice gives byte-identical outputs. One
+    export may run on an ``out_dir`` at a time (no locking).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import tarfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import pyarrow as pa
+import pyarrow.parquet as pq
+from av.video.frame import PictureType
+
+from .errors import VidgenError
+from .media import _open
+from .store import Store
+
+CUT_VERSION = 1  # bump when the cut's output for the same inputs would change
+MANIFEST_VERSION = 1
+COPY_CODECS = frozenset({"h264", "hevc"})
+COPY_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})
+FORMATS = ("webdataset", "csv", "jsonl", "parquet")
+OPENSORA_COLUMNS = (
+    "path", "text", "num_frames", "height", "width", "fps", "aes", "flow", "ocr", "category", "alignment",
+    "clip_id", "video_path", "start_s", "end_s",
+)
+# Times are stored rounded to 6 decimals; two roundings may differ by one unit.
+_TIME_EPS = 2.5e-6
+# When the seek lands after the clip's first frame, retry this much earlier before decoding it all.
+_SEEK_RETRY_S = 5.0
+
+Progress = Callable[[int, int, str], None]
+
+PARQUET_SCHEMA = pa.schema([
+    ("clip_id", pa.string()), ("key", pa.string()), ("path", pa.string()), ("rel_path", pa.string()),
+    ("caption", pa.string()), ("num_frames", pa.int64()), ("fps", pa.float64()), ("height", pa.int64()),
+    ("width", pa.int64()), ("start_s", pa.float64()), ("end_s", pa.float64()), ("duration_s", pa.float64()),
+    ("category", pa.string()), ("aesthetic", pa.float64()), ("consistency", pa.float64()),
+    ("alignment", pa.float64()), ("motion", pa.float64()), ("ocr", pa.float64()), ("video_id", pa.string()),
+    ("video_path", pa.string()), ("shard", pa.string()), ("start_frame", pa.int64()), ("end_frame", pa.int64()),
+    ("method", pa.string()), ("tar", pa.string()),
+])
+
+
+class ExportError(VidgenError):
+    """A clip could not be cut exactly, or the export's inputs are inconsistent."""
+
+    code = "export_failed"
+
+
+@dataclass(frozen=True)
+class CutInfo:
+    num_frames: int
+    width: int
+    height: int
+    fps: float  # num_frames / duration_s, 3 decimals (average rate, like probe's fps)
+    duration_s: float  # presentation span of the clip: start_s to end_s of the source
+    method: str  # copy | reencode
+
+
+class _Mismatch(Exception):
+    """Timestamps did not identify the clip's frames on this path: try a safer one."""
+
+
+# -- geometry ----------------------------------------------------------------------------------
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2.0)) * 2)
+
+
+def _sar(stream) -> Fraction:
+    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if value and value.numerator > 0 and value.denominator > 0:
+            return Fraction(value.numerator, value.denominator)
+    return Fraction(1)
+
+
+def _quarter_turns(rotation: float) -> int:
+    """Display-matrix rotation (degrees counter-clockwise) → 0..3 quarter turns counter-clockwise."""
+    return int(round((rotation or 0) / 90.0)) % 4
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    scale: tuple[int, int] | None  # scale the coded picture to (w, h) (SAR / downscale)
+    crop: tuple[int, int] | None  # or crop it to (w, h) (odd dimensions only)
+    turns: int  # quarter turns counter-clockwise applied after scaling
+    width: int  # final upright size
+    height: int
+
+    @property
+    def identity(self) -> bool:
+        return self.scale is None and self.crop is None and self.turns == 0
+
+
+def output_geometry(width: int, height: int, sar: Fraction, rotation: float,
+                    max_short_side: int | None) -> _Geometry:
+    """Upright, square-pixel, even-sized output size for a coded ``width`` x ``height`` picture."""
+    display_w = width * float(sar) if sar > 0 else float(width)
+    factor = 1.0
+    if max_short_side and min(display_w, height) > max_short_side:
+        factor = max_short_side / min(display_w, height)
+    scale = crop = None
+    if sar != 1 or factor != 1.0:
+        w, h = _even(display_w * factor), _even(height * factor)
+        scale = (w, h)
+    elif width % 2 or height % 2:
+        w, h = max(2, width - width % 2), max(2, height - height % 2)
+        crop = (w, h)
+    else:
+        w, h = width, height
+    turns = _quarter_turns(rotation)
+    if turns % 2:
+        w, h = h, w
+    return _Geometry(scale, crop, turns, w, h)
+
+
+def _build_graph(frame, tb: Fraction, geo: _Geometry):
+    graph = av.filter.Graph()
+    nodes = [graph.add(
+        "buffer",
+        f"video_size={frame.width}x{frame.height}:pix_fmt={frame.format.name}"
+        f":time_base={tb.numerator}/{tb.denominator}:pixel_aspect=1/1",
+    )]
+    if geo.scale:
+        nodes.append(graph.add("scale", f"{geo.scale[0]}:{geo.scale[1]}:flags=bicubic"))
+    elif geo.crop:
+        nodes.append(graph.add("crop", f"{geo.crop[0]}:{geo.crop[1]}:0:0"))
+    if geo.turns == 1:
+        nodes.append(graph.add("transpose", "cclock"))
+    elif geo.turns == 3:
+        nodes.append(graph.add("transpose", "clock"))
+    elif geo.turns == 2:
+        nodes.append(graph.add("hflip"))
+        nodes.append(graph.add("vflip"))
+    nodes.append(graph.add("setsar", "1"))
+    nodes.append(graph.add("format", "yuv420p"))
+    nodes.append(graph.add("buffersink"))
+    graph.link_nodes(*nodes).configure()
+    return graph
+
+
+# -- cutting -----------------------------------------------------------------------------------
+
+
+def _clip_fields(clip: dict) -> tuple[int, int, float, float]:
+    try:
+        start, end = int(clip["start_frame"]), int(clip["end_frame"])
+        start_s, end_s = float(clip["start_s"]), float(clip["end_s"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExportError(f"clip row lacks start_frame/end_frame/start_s/end_s: {exc}") from exc
+    if start < 0 or end <= start:
+        raise ExportError(f"empty or negative frame range [{start}, {end})")
+    return start, end, start_s, end_s
+
+
+_TMP_RE = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+
+
+def _tmp_name(out_path: Path) -> Path:
+    return out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _rate(stream) -> Fraction:
+    for r in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if r and r > 0:
+            return Fraction(r.numerator, r.denominator).limit_denominator(1_000_000)
+    return Fraction(25)
+
+
+def _copy_packets(container, stream, start_time_s: float, start_s: float, end_s: float, n: int) -> list | None:
+    """The clip's packets when a stream copy is frame-exact, else None."""
+    tb = stream.time_base
+    if not tb:
+        return None
+    target = int(math.floor((start_s + start_time_s) / float(tb)))
+    picked: list = []
+    try:
+        container.seek(max(target, 0), stream=stream, backward=True, any_frame=False)
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packet.pts is None or packet.dts is None or packet.pts != packet.dts:
+                return None  # reordered or untimed: packet order may not be frame order
+            t = round(packet.pts * float(tb) - start_time_s, 6)
+            if not picked:
+                if t < start_s - _TIME_EPS:
+                    continue
+                if abs(t - start_s) > _TIME_EPS or not packet.is_keyframe:
+                    return None  # the clip does not start on a keyframe (or the seek overshot)
+            elif packet.pts <= picked[-1].pts or t >= end_s - _TIME_EPS:
+                return None
+            picked.append(packet)
+            if len(picked) == n:
+                return picked
+    except av.error.FFmpegError:
+        return None
+    return None  # stream ended before the clip did
+
+
+def _source_frames_seek(container, stream, start_time_s: float, start_s: float, end_s: float,
+                        n: int, margin_s: float) -> Iterator[tuple[Any, float]]:
+    """(frame, time) of the clip via seek + timestamp match. Raises _Mismatch before or while yielding."""
+    tb = stream.time_base
+    if not tb:
+        raise _Mismatch("no time base")
+    ftb = float(tb)
+    target = int(math.floor((start_s - margin_s + start_time_s) / ftb))
+    container.seek(max(target, 0), stream=stream, backward=True, any_frame=False)
+    stream.codec_context.flush_buffers()
+    taken = 0
+    last_pts = None
+    for frame in container.decode(stream):
+        if frame.pts is None:
+            raise _Mismatch("frame without timestamp")
+        t = round(frame.pts * ftb - start_time_s, 6)
+        if taken == 0:
+            if t < start_s - _TIME_EPS:
+                continue
+            if abs(t - start_s) > _TIME_EPS:
+                raise _Mismatch(f"first frame after seek at {t:.6f}s, clip starts at {start_s:.6f}s")
+        elif frame.pts <= last_pts or t >= end_s - _TIME_EPS:
+            raise _Mismatch("timestamps out of order or clip ended early")
+        last_pts = frame.pts
+        yield frame, t
+        taken += 1
+        if taken == n:
+            return
+    raise _Mismatch(f"stream ended after {taken} of {n} frames")
+
+
+def _source_frames_sequential(path, stream_index: int, start_time_s: float, start: int, end: int,
+                              start_s: float) -> Iterator[tuple[Any, float]]:
+    """(frame, time) of frames [start, end) by decode index from the stream's start (the definition)."""
+    container = _open(path)
+    try:
+        stream = container.streams[stream_index]
+        stream.thread_type = "AUTO"
+        ftb = float(stream.time_base or Fraction(1, 1000))
+        rate = float(_rate(stream))
+        index = 0
+        t = 0.0
+        for frame in container.decode(stream):
+            t = (frame.pts * ftb - start_time_s) if frame.pts is not None else (t + 1.0 / rate if index else 0.0)
+            t = round(t, 6)
+            if index == start and frame.pts is not None and abs(t - start_s) > _TIME_EPS:
+                raise ExportError(
+                    f"frame {start} is at {t:.6f}s but the clip says {start_s:.6f}s: "
+                    "the source changed since the scene pass?")
+            if index >= start:
+                yield frame, t
+            index += 1
+            if index >= end:
+                return
+        raise ExportError(f"stream ended after {index} frames, clip needs frames up to {end}")
+    finally:
+        container.close()
+
+
+def _write_copy(out_path: Path, stream, packets: list) -> None:
+    out = av.open(str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"})
+    try:
+        ost = out.add_stream_from_template(stream)
+        base = packets[0].pts
+        for packet in packets:
+            packet.pts -= base
+            packet.dts -= base
+            packet.stream = ost
+            out.mux(packet)
+    finally:
+        out.close()
+
+
+def _write_reencode(out_path: Path, frames: Iterable[tuple[Any, float]], tb: Fraction, rate: Fraction,
+                    geo: _Geometry, crf: int, preset: str, end_s: float) -> list[float]:
+    """Encode ``frames`` with their source timestamps (rebased to 0); returns the source times used."""
+    out = av.open(str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"})
+    times: list[float] = []
+    try:
+        ost = out.add_stream("libx264", rate=rate)
+        ost.width, ost.height, ost.pix_fmt = geo.width, geo.height, "yuv420p"
+        ost.codec_context.time_base = tb
+        ost.time_base = tb
+        ost.options = {"crf": str(crf), "preset": preset}
+        graph = None
+        first_pts = prev_pts = None
+        pending = None  # one frame held back so its duration (next pts - pts) is known
+
+        def encode(frame) -> None:
+            graph.push(frame)
+            while True:
+                try:
+                    filtered = graph.pull()
+                except (BlockingIOError, av.error.EOFError):
+                    break
+                filtered.pict_type = PictureType.NONE  # let x264 choose frame types
+                for pkt in ost.encode(filtered):
+                    out.mux(pkt)
+
+        for frame, t in frames:
+            if graph is None:
+                graph = _build_graph(frame, tb, geo)
+            pts = frame.pts if frame.pts is not None else round(t / float(tb))
+            if first_pts is None:
+                first_pts = pts
+            pts -= first_pts
+            if prev_pts is not None and pts <= prev_pts:
+                pts = prev_pts + 1
+            frame.pts, frame.time_base = pts, tb
+            if pending is not None:
+                pending.duration = pts - pending.pts
+                encode(pending)
+            pending, prev_pts = frame, pts
+            times.append(t)
+        if pending is not None:
+            tail = round((end_s - times[-1]) / float(tb))
+            if tail > 0:
+                pending.duration = tail
+            encode(pending)
+        for pkt in ost.encode(None):
+            out.mux(pkt)
+    finally:
+        out.close()
+    return times
+
+
+def _verify(out_path: Path) -> tuple[int, int, int, list[float]]:
+    """Decode the written file: (frames, width, height, frame times relative to the first)."""
+    container = _open(out_path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        ftb = float(stream.time_base or Fraction(1, 1000))
+        count, width, height, pts = 0, 0, 0, []
+        for frame in container.decode(stream):
+            if count == 0:
+                width, height = frame.width, frame.height
+                if _quarter_turns(frame.rotation):
+                    width, height = height, width
+            if frame.pts is not None:
+                pts.append(frame.pts * ftb)
+            count += 1
+    except av.error.FFmpegError as exc:
+        raise ExportError(f"written clip does not decode: {exc}") from exc
+    finally:
+        container.close()
+    first = pts[0] if pts else 0.0
+    return count, width, height, [p - first for p in pts]
+
+
+def cut_clip(
+    src_path: str | os.PathLike,
+    stream_index: int,
+    start_time_s: float,
+    clip: dict,
+    out_path: str | os.PathLike,
+    *,
+    crf: int = 18,
+    preset: str = "veryfast",
+    max_short_side: int | None = None,
+    allow_copy: bool = True,
+) -> CutInfo:
+    """Cut frames ``[clip.start_frame, clip.end_frame)`` of one stream into an MP4 at ``out_path``.
+
+    ``clip`` is a ``clips`` row (``start_frame``, ``end_frame``, ``start_s``, ``end_s``); ``start_time_s``
+    the stream's first timestamp (``videos.start_time_s``). See the module docstring for the copy /
+    re-encode rules. Raises :class:`ExportError` when the frames cannot be cut exactly.
+    """
+    start, end, start_s, end_s = _clip_fields(clip)
+    n = end - start
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(out_path)
+    container = _open(src_path)
+    try:
+        stream = container.streams[stream_index]
+        stream.thread_type = "AUTO"
+        cc = stream.codec_context
+        tb = Fraction(stream.time_base.numerator, stream.time_base.denominator) if stream.time_base else None
+        rotation = _first_rotation(container, stream)
+        geo = output_geometry(cc.width, cc.height, _sar(stream), rotation, max_short_side)
+        method = "reencode"
+        if (allow_copy and geo.identity and cc.name in COPY_CODECS and not cc.has_b_frames
+                and (cc.format.name if cc.format else "") in COPY_PIX_FMTS):
+            packets = _copy_packets(container, stream, start_time_s, start_s, end_s, n)
+            if packets is not None:
+                try:
+                    _write_copy(tmp, stream, packets)
+                    got, width, height, _ = _verify(tmp)
+                    if got == n:
+                        method = "copy"
+                except (av.error.FFmpegError, ExportError):
+                    pass
+                if method != "copy":
+                    _remove(tmp)
+        if method == "reencode":
+            times = _reencode_any(container, stream, src_path, stream_index, start_time_s, start, end,
+                                  start_s, end_s, tmp, tb, geo, crf, preset)
+            got, width, height, out_times = _verify(tmp)
+            if got != n:
+                raise ExportError(f"cut holds {got} frames, clip has {n} (frames [{start}, {end}))")
+            src_span = times[-1] - times[0]
+            out_span = out_times[-1] - out_times[0] if out_times else 0.0
+            if abs(out_span - src_span) > max(2 * float(tb or 0), 1e-3):
+                raise ExportError(f"cut spans {out_span:.6f}s, source frames span {src_span:.6f}s")
+        os.replace(tmp, out_path)
+    except BaseException:
+        _remove(tmp)
+        raise
+    finally:
+        container.close()
+    duration = round(end_s - start_s, 6)
+    fps = round(n / duration, 3) if duration > 0 else 0.0
+    return CutInfo(n, width, height, fps, duration, method)
+
+
+def _first_rotation(container, stream) -> int:
+    """Rotation of the stream's first decodable frame (display matrix side data), 0 when absent."""
+    try:
+        for frame in container.decode(stream):
+            return int(frame.rotation or 0)
+    except av.error.FFmpegError:
+        return 0
+    finally:
+        try:
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+        except av.error.FFmpegError:
+            pass  # the paths after this one seek themselves or reopen the file
+        stream.codec_context.flush_buffers()
+    return 0
+
+
+def _reencode_any(container, stream, src_path, stream_index, start_time_s, start, end, start_s, end_s,
+                  tmp, tb, geo, crf, preset) -> list[float]:
+    """Re-encode via seek + timestamps; on a mismatch retry earlier, then by index from the start."""
+    n = end - start
+    rate = _rate(stream)
+    if tb is not None:
+        for margin in (0.0, _SEEK_RETRY_S):
+            try:
+                frames = _source_frames_seek(container, stream, start_time_s, start_s, end_s, n, margin)
+                return _write_reencode(tmp, frames, tb, rate, geo, crf, preset, end_s)
+            except _Mismatch:
+                _remove(tmp)
+            except av.error.FFmpegError:
+                _remove(tmp)  # e.g. a seek the demuxer cannot do: the sequential path decides
+                break
+    tb = tb or Fraction(1, 1000)
+    try:
+        frames = _source_frames_sequential(src_path, stream_index, start_time_s, start, end, start_s)
+        return _write_reencode(tmp, frames, tb, rate, geo, crf, preset, end_s)
+    except av.error.FFmpegError as exc:
+        raise ExportError(f"decoding frames [{start}, {end}) failed: {exc}") from exc
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+_KEY_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def wds_key(clip_id: str) -> str:
+    """clip_id with every character WebDataset or a filesystem dislikes ('.', '/', spaces ...) as '_'."""
+    return _KEY_BAD.sub("_", clip_id) or "_"
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def _by_clip(store: Store, table: str, columns: list[str]) -> dict[str, dict]:
+    t = store.read(table)
+    if t.num_rows == 0:
+        return {}
+    out: dict[str, dict] = {}
+    for r in sorted(t.select(["clip_id", "shard", *columns]).to_pylist(), key=lambda r: (r["clip_id"], r["shard"])):
+        out.setdefault(r["clip_id"], r)  # a clip scored in two shards: the first shard's row, as for clips
+    return out
+
+
+def _gather(store: Store) -> tuple[list[dict], dict[str, str]]:
+    """Kept clips joined with their frame range, source and scores, sorted by clip_id."""
+    curated = store.read("curated_clips")
+    kept = [r for r in curated.to_pylist() if r["state"] == "kept"]
+    clips = {(r["clip_id"], r["shard"]): r for r in store.rows("clips")}
+    clips_any = {r["clip_id"]: r for r in sorted(store.rows("clips"), key=lambda r: r["shard"])}
+    videos = {r["video_id"]: r for r in store.rows("videos")}
+    vis = _by_clip(store, "visual_scores", ["aesthetic", "consistency"])
+    mot = _by_clip(store, "motion_scores", ["motion_mean"])
+    txt = _by_clip(store, "text_scores", ["text_area"])
+    items: dict[str, dict] = {}
+    problems: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for c in sorted(kept, key=lambda r: (r["clip_id"], r["shard"])):
+        cid = c["clip_id"]
+        if cid in items:
+            continue  # the same clip kept in two shards: the first shard's row wins
+        span = clips.get((cid, c["shard"])) or clips_any.get(cid)
+        video = videos.get(c["video_id"] or (span or {}).get("video_id"))
+        if span is None:
+            problems[cid] = "no clips row for this clip"
+            continue
+        if video is None or not video.get("path"):
+            problems[cid] = "no videos row for this clip's video"
+            continue
+        key = wds_key(cid)
+        if key in keys:  # two ids that only differ in unsafe characters
+            key = f"{key}_{hashlib.sha256(cid.encode()).hexdigest()[:8]}"
+        keys[key] = cid
+        items[cid] = {
+            "clip_id": cid, "key": key, "shard": c["shard"], "video_id": video["video_id"],
+            "video_path": video["path"], "stream_index": int(video.get("stream_index") or 0),
+            "start_time_s": float(video.get("start_time_s") or 0.0),
+            "video_sha256": video.get("sha256") or f"{video['path']}:{video.get('size_bytes')}",
+            "start_frame": int(span["start_frame"]), "end_frame": int(span["end_frame"]),
+            "start_s": float(span["start_s"]), "end_s": float(span["end_s"]),
+            "caption": c.get("caption") or "", "category": c.get("category"),
+            "alignment": _num(c.get("alignment")),
+            "aesthetic": _num(vis.get(cid, {}).get("aesthetic")),
+            "consistency": _num(vis.get(cid, {}).get("consistency")),
+            "motion": _num(mot.get(cid, {}).get("motion_mean")),
+            "ocr": _num(txt.get(cid, {}).get("text_area")),
+        }
+    return [items[k] for k in sorted(items)], problems
+
+
+def _cut_key(item: dict, settings: dict) -> str:
+    source = {k: item[k] for k in ("video_sha256", "stream_index", "start_frame", "end_frame", "start_s", "end_s")}
+    blob = json.dumps({"v": CUT_VERSION, "source": source, "settings": settings}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _write_if_changed(path: Path, payload: bytes) -> bool:
+    """Atomically replace ``path`` with ``payload`` unless it already holds exactly those bytes."""
+    if path.is_file() and path.stat().st_size == len(payload) and path.read_bytes() == payload:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(path)
+    try:
+        tmp.write_bytes(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return True
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _load_manifest(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {"version": MANIFEST_VERSION, "clips": {}, "tars": {}, "formats": []}
+    if data.get("version") != MANIFEST_VERSION:
+        return {"version": MANIFEST_VERSION, "clips": {}, "tars": {}, "formats": []}
+    data.setdefault("clips", {})
+    data.setdefault("tars", {})
+    data.setdefault("formats", [])
+    return data
+
+
+def _save_manifest(path: Path, manifest: dict) -> None:
+    _write_if_changed(path, json.dumps(manifest, sort_keys=True, indent=1).encode() + b"\n")
+
+
+def _sample_json(rec: dict) -> dict:
+    """The per-clip ``.json`` of a WebDataset sample."""
+    return {
+        "caption": rec["caption"], "clip_id": rec["clip_id"], "video_id": rec["video_id"],
+        "video": rec["video_path"], "start": rec["start_s"], "end": rec["end_s"], "duration": rec["duration_s"],
+        "start_frame": rec["start_frame"], "end_frame": rec["end_frame"], "num_frames": rec["num_frames"],
+        "fps": rec["fps"], "width": rec["width"], "height": rec["height"], "category": rec["category"],
+        "aesthetic": rec["aesthetic"], "consistency": rec["consistency"], "alignment": rec["alignment"],
+        "motion": rec["motion"], "ocr": rec["ocr"],
+    }
+
+
+def _tar_info(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = 0
+    info.mode = 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.REGTYPE
+    return info
+
+
+def _write_tar(path: Path, members: list[tuple[str, bytes | Path]]) -> None:
+    """A tar with fixed headers, streamed to a temporary name (clips are not held in memory), then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(path)
+    try:
+        with open(tmp, "wb") as f, tarfile.open(fileobj=f, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for name, data in members:
+                if isinstance(data, Path):
+                    with open(data, "rb") as src:
+                        tar.addfile(_tar_info(name, os.fstat(src.fileno()).st_size), src)
+                else:
+                    tar.addfile(_tar_info(name, len(data)), io.BytesIO(data))
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _csv_bytes(records: list[dict]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(OPENSORA_COLUMNS)
+    for r in records:
+        row = {
+            "path": r["path"], "text": r["caption"], "num_frames": r["num_frames"], "height": r["height"],
+            "width": r["width"], "fps": r["fps"], "aes": r["aesthetic"], "flow": r["motion"], "ocr": r["ocr"],
+            "category": r["category"], "alignment": r["alignment"], "clip_id": r["clip_id"],
+            "video_path": r["video_path"], "start_s": r["start_s"], "end_s": r["end_s"],
+        }
+        w.writerow(["" if row[c] is None else row[c] for c in OPENSORA_COLUMNS])
+    return buf.getvalue().encode()
+
+
+def _jsonl_bytes(records: list[dict]) -> bytes:
+    lines = []
+    for r in records:
+        lines.append(_json_bytes({
+            "vid": r["clip_id"], "caption": r["caption"], "path": r["path"], "start": r["start_s"],
+            "end": r["end_s"], "duration": r["duration_s"], "num_frames": r["num_frames"], "fps": r["fps"],
+            "resolution": [r["height"], r["width"]], "category": r["category"], "aesthetic": r["aesthetic"],
+            "consistency": r["consistency"], "alignment": r["alignment"], "motion": r["motion"], "ocr": r["ocr"],
+        }))
+    return b"".join(line + b"\n" for line in lines)
+
+
+def _parquet_bytes(records: list[dict]) -> bytes:
+    table = pa.Table.from_pylist([{k: r.get(k) for k in PARQUET_SCHEMA.names} for r in records],
+                                 schema=PARQUET_SCHEMA)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def _noop(done: int, total: int, what: str) -> None:
+    pass
+
+
+def export_dataset(
+    store: Store,
+    out_dir: str | os.PathLike,
+    formats: Iterable[str] = FORMATS,
+    *,
+    clips_per_tar: int = 1000,
+    progress: Progress | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    max_short_side: int | None = None,
+    allow_copy: bool = True,
+) -> dict:
+    """Cut (or reuse) every kept clip of every shard and write the requested formats under ``out_dir``.
+
+    Formats not requested this time that an earlier export wrote are deleted, so no output keeps a clip
+    that is no longer kept. A clip that cannot be cut is left out and reported under ``failed``.
+    Returns a summary: clips, cut, reused, removed, failed, bytes, files per format, methods.
+    """
+    t0 = time.perf_counter()
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ExportError(f"unknown export format(s) {unknown}; known: {', '.join(FORMATS)}")
+    if clips_per_tar < 1:
+        raise ExportError("clips_per_tar must be at least 1")
+    progress = progress or _noop
+    out = Path(out_dir).expanduser().resolve()
+    clips_dir = out / "clips"
+    clips_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / "manifest.json"
+    manifest = _load_manifest(manifest_path)
+    settings = {"crf": crf, "preset": preset, "max_short_side": max_short_side, "allow_copy": allow_copy}
+
+    items, failed = _gather(store)
+    wanted = {it["clip_id"] for it in items}
+    old = manifest["clips"]
+    removed = 0
+    for cid in sorted(set(old) - wanted):  # no longer kept
+        _remove(out / old[cid]["file"])
+        del old[cid]
+        removed += 1
+
+    records: list[dict] = []
+    cut_now = reused = 0
+    methods: Counter = Counter()
+    last_save = time.monotonic()
+    for i, it in enumerate(items):
+        progress(i, len(items), it["clip_id"])
+        key = _cut_key(it, settings)
+        rel = f"clips/{it['key']}.mp4"
+        entry = old.get(it["clip_id"])
+        path = out / rel
+        if (entry and entry["cut_key"] == key and entry["file"] == rel and path.is_file()
+                and path.stat().st_size == entry["bytes"]):
+            entry["video_path"] = it["video_path"]  # the same content may have moved
+            reused += 1
+        else:
+            if entry and entry["file"] != rel:
+                _remove(out / entry["file"])
+            old.pop(it["clip_id"], None)
+            try:
+                info = cut_clip(it["video_path"], it["stream_index"], it["start_time_s"], it, path, crf=crf,
+                                preset=preset, max_short_side=max_short_side, allow_copy=allow_copy)
+            except (VidgenError, av.error.FFmpegError, OSError) as exc:
+                _remove(path)
+                failed[it["clip_id"]] = exc.record() if isinstance(exc, VidgenError) else f"{type(exc).__name__}: {exc}"
+                continue
+            entry = {"cut_key": key, "file": rel, "bytes": path.stat().st_size, "info": asdict(info),
+                     "video_path": it["video_path"], "start_frame": it["start_frame"],
+                     "end_frame": it["end_frame"]}
+            old[it["clip_id"]] = entry
+            cut_now += 1
+            if time.monotonic() - last_save > 10:  # a killed export keeps most of its cuts
+                _save_manifest(manifest_path, manifest)
+                last_save = time.monotonic()
+        info = entry["info"]
+        methods[info["method"]] += 1
+        records.append({
+            **{k: it[k] for k in ("clip_id", "key", "caption", "category", "alignment", "aesthetic", "consistency",
+                                  "motion", "ocr", "video_id", "video_path", "shard", "start_frame",
+                                  "end_frame", "start_s", "end_s")},
+            "path": str(out / rel), "rel_path": rel, "num_frames": info["num_frames"], "fps": info["fps"],
+            "width": info["width"], "height": info["height"], "duration_s": info["duration_s"],
+            "method": info["method"], "tar": None, "cut_key": entry["cut_key"],
+        })
+    progress(len(items), len(items), "cut")
+
+    # Files in clips/ that no manifest entry owns: leftovers of killed runs or of renamed keys.
+    owned = {Path(e["file"]).name for e in old.values()}
+    for f in clips_dir.iterdir():
+        if f.is_file() and (f.name not in owned) and (f.suffix == ".mp4" or f.name.endswith(".tmp")):
+            _remove(f)
+
+    for f in out.iterdir():  # temporary files of a killed export
+        if f.is_file() and _TMP_RE.match(f.name):
+            _remove(f)
+
+    files: dict[str, Any] = {"clips": str(clips_dir), "manifest": str(manifest_path)}
+    wds_dir = out / "webdataset"
+    tars: dict[str, str] = {}
+    if "webdataset" in formats:
+        shards = [records[k:k + clips_per_tar] for k in range(0, len(records), clips_per_tar)]
+        for s, group in enumerate(shards):
+            name = f"shard-{s:06d}.tar"
+            members: list[tuple[str, bytes | Path]] = []
+            sig = hashlib.sha256()
+            for r in group:
+                r["tar"] = f"webdataset/{name}"
+                meta = _json_bytes(_sample_json(r))
+                members += [(f"{r['key']}.json", meta), (f"{r['key']}.mp4", out / r["rel_path"])]
+                sig.update(meta + b"\0" + r["cut_key"].encode() + b"\0")
+            signature = sig.hexdigest()
+            tar_path = wds_dir / name
+            prev = manifest["tars"].get(name)
+            if not (prev and prev["sig"] == signature and tar_path.is_file()
+                    and tar_path.stat().st_size == prev["bytes"]):
+                _write_tar(tar_path, members)
+            tars[name] = signature
+            manifest["tars"][name] = {"sig": signature, "bytes": tar_path.stat().st_size}
+        files["webdataset"] = [str(wds_dir / n) for n in tars]
+    for name in list(manifest["tars"]):
+        if name not in tars:
+            del manifest["tars"][name]
+    if wds_dir.is_dir():
+        for f in wds_dir.iterdir():
+            if f.is_file() and f.name not in tars:
+                _remove(f)
+
+    writers = {
+        "csv": ("opensora.csv", _csv_bytes),
+        "jsonl": ("vidgen.jsonl", _jsonl_bytes),
+        "parquet": ("clips.parquet", _parquet_bytes),
+    }
+    for fmt, (name, render) in writers.items():
+        if fmt in formats:
+            _write_if_changed(out / name, render(records))
+            files[fmt] = str(out / name)
+        else:
+            _remove(out / name)  # an earlier export's file would list clips no longer kept
+    manifest["formats"] = list(formats)
+    _save_manifest(manifest_path, manifest)
+    progress(len(items), len(items), "done")
+
+    clip_bytes = sum(e["bytes"] for e in old.values())
+    out_bytes = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    return {
+        "clips": len(records), "cut": cut_now, "reused": reused, "removed": removed, "failed": failed,
+        "bytes": clip_bytes, "output_bytes": out_bytes, "files": files, "methods": dict(sorted(methods.items())),
+        "tars": len(tars), "seconds": round(time.perf_counter() - t0, 3),
+    }
