@@ -36,6 +36,12 @@ def build_definitions(home: str | None = None, config_path: str | None = None) -
         "build_dataset", selection=dg.AssetSelection.assets(*dataset),
         description="Export and report over every shard's curated clips.")
     holder: dict = {}
+    executor = None
+    if os.environ.get("VIDGEN_EXECUTOR", "").lower() == "k8s":
+        # On Kubernetes: every step its own pod, sized by the asset's op_tags["dagster-k8s/config"].
+        from dagster_k8s import k8s_job_executor
+
+        executor = k8s_job_executor
     defs = dg.Definitions(
         assets=[*assets, *dataset],
         asset_checks=[shard_accounting, *tagging_checks, *curating_checks, *build_checks()],
@@ -44,6 +50,7 @@ def build_definitions(home: str | None = None, config_path: str | None = None) -
         schedules=[build_recurate_schedule(curate_shard, lambda: holder["defs"],
                                            config["automation"]["recurate_cron"])],
         resources={"vidgen": VidgenResource(home=home, config_path=str(config_path))},
+        executor=executor,
     )
     holder["defs"] = defs
     return defs

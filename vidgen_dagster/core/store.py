@@ -132,7 +132,12 @@ class Store:
 
     # -- catalog -------------------------------------------------------------------------------
     def refresh_catalog(self, retries: int = 40) -> None:
-        """(Re)create every view. Retries while another process holds the catalog's write lock."""
+        """(Re)create every view. Retries while another process holds the catalog's write lock.
+
+        On an object-store home there is no catalog file (DuckDB cannot write one there): each query
+        builds the views in an in-memory connection instead, so this is a no-op."""
+        if not self.is_local:
+            return
         delay = 0.05
         for attempt in range(retries):
             try:
@@ -162,13 +167,19 @@ class Store:
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
     def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-        """A connection to the catalog (created on first use)."""
+        """A connection to the catalog (created on first use). For an object-store home: an in-memory
+        connection with the views created over the remote Parquet globs (DuckDB's httpfs extension)."""
+        if not self.is_local:
+            con = duckdb.connect()
+            con.execute("INSTALL httpfs; LOAD httpfs;")
+            self._create_views(con)
+            return con
         if not Path(self.catalog_path).exists():
             self.refresh_catalog()
         return duckdb.connect(self.catalog_path, read_only=read_only)
 
     def query(self, sql: str) -> pa.Table:
-        con = self.connect(read_only=True)
+        con = self.connect(read_only=True)  # remote homes: a fresh in-memory connection per query
         try:
             rel = con.sql(sql)
             return rel.to_arrow_table() if rel is not None else pa.table({})
