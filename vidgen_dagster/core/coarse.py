@@ -38,6 +38,16 @@ def _noop(done: int, total: int, what: str) -> None:
     pass
 
 
+def build_backend(builder, cfg: dict, section: str):
+    """``(backend, None)``, or ``(None, why)`` when the section's backend is ``none`` or its model is
+    unavailable: the step then records every clip as unavailable with that reason."""
+    try:
+        backend = builder(cfg)
+    except ModelUnavailableError as exc:
+        return None, exc.record()
+    return backend, None if backend is not None else f"{section}.backend is none"
+
+
 # ---------------------------------------------------------------------------------------------- frames
 
 
@@ -147,11 +157,7 @@ def run_motion(store: Store, shard: str, config: dict, progress: Progress = _noo
     clips, runs = load_clip_frames(store, shard)
     rows = _base_rows(runs, shard, chash)
     t0 = time.perf_counter()
-    try:
-        backend = build_flow_backend(config["motion"])
-        unavailable = None if backend is not None else "motion.backend is none"
-    except ModelUnavailableError as exc:
-        backend, unavailable = None, exc.record()
+    backend, unavailable = build_backend(build_flow_backend, config["motion"], "motion")
     for i, (cid, cf) in enumerate(sorted(clips.items())):
         progress(i, len(clips), cid)
         row = rows[cid]
@@ -195,11 +201,7 @@ def run_text(store: Store, shard: str, config: dict, progress: Progress = _noop)
     clips, runs = load_clip_frames(store, shard)
     rows = _base_rows(runs, shard, chash)
     t0 = time.perf_counter()
-    try:
-        detector = build_text_detector(cfg)
-        unavailable = None if detector is not None else "ocr.backend is none"
-    except ModelUnavailableError as exc:
-        detector, unavailable = None, exc.record()
+    detector, unavailable = build_backend(build_text_detector, cfg, "ocr")
     roles = list(cfg.get("frames") or [ROLE_FIRST, ROLE_MIDDLE, ROLE_LAST])
     for i, (cid, cf) in enumerate(sorted(clips.items())):
         progress(i, len(clips), cid)
@@ -238,11 +240,7 @@ def run_visual(store: Store, shard: str, config: dict, progress: Progress = _noo
     spans = {c["clip_id"]: c for c in store.rows("clips", shard)}
     per_frame = {r["video_id"]: r for r in store.rows("scene_runs", shard) if r["status"] == "ok"}
     t0 = time.perf_counter()
-    try:
-        scorer = build_visual_scorer(cfg)
-        unavailable = None if scorer is not None else "visual.backend is none"
-    except ModelUnavailableError as exc:
-        scorer, unavailable = None, exc.record()
+    scorer, unavailable = build_backend(build_visual_scorer, cfg, "visual")
     ids = sorted(clips)
     triples = {}
     for i, cid in enumerate(ids):

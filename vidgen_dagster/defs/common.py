@@ -75,3 +75,15 @@ def result(vidgen: VidgenResource, table: str, shard: str, summary: dict,
     if context is not None:
         metadata[CONSUMED] = consumed_versions(context)
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))
+
+
+def accounting_check(asset, name: str, account, description: str) -> dg.AssetChecksDefinition:
+    """A blocking check that passes when ``account(store, shard)`` finds no problems."""
+
+    @dg.asset_check(asset=asset, name=name, blocking=True, description=description)
+    def check(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
+        problems = account(vidgen.store, context.partition_key)
+        return dg.AssetCheckResult(passed=not problems, metadata={
+            "problems": len(problems), "first_problems": dg.MetadataValue.md("\n".join(problems[:20]) or "none")})
+
+    return check

@@ -14,7 +14,7 @@ from ..core.captioning.base import load_prompt
 from ..core.config import section_hash
 from ..core.fine_curation.rules import RULES_VERSION
 from ..models.registry import fingerprint
-from .common import log_progress, result
+from .common import accounting_check, log_progress, result
 from .resources import VidgenResource, video_shards
 from .tagging import MODEL_RETRY, _k8s, _report
 
@@ -66,12 +66,8 @@ def build_curation_assets(config: dict) -> tuple[list, list]:
             context.log.warning(f"kept clips with filters not applied: {summary['filters_not_applied']}")
         return result(vidgen, "curated_clips", context.partition_key, summary, context=context)
 
-    @dg.asset_check(asset=curated_clips, blocking=True,
-                    description="Every clip has one captions, caption_checks and curated_clips row and exactly "
-                                "one terminal state (kept without reasons; rejected/failed with reasons).")
-    def curated_accounting(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
-        problems = curation.account_curated(vidgen.store, context.partition_key)
-        return dg.AssetCheckResult(passed=not problems, metadata={
-            "problems": len(problems), "first_problems": dg.MetadataValue.md("\n".join(problems[:20]) or "none")})
+    curated_accounting = accounting_check(curated_clips, "curated_accounting", curation.account_curated,
+        "Every clip has one captions, caption_checks and curated_clips row and exactly "
+        "one terminal state (kept without reasons; rejected/failed with reasons).")
 
     return [captions, caption_checks, curated_clips], [curated_accounting]

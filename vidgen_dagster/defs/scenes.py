@@ -5,7 +5,7 @@ import dagster as dg
 
 from ..core.config import section_hash
 from ..core.stages import account_shard, run_clips, run_scenes
-from .common import log_progress, result
+from .common import accounting_check, log_progress, result
 from .ingest import videos
 from .resources import VidgenResource, video_shards
 
@@ -22,7 +22,8 @@ def build_scene_assets(config: dict) -> list:
                              log_progress(context, "detecting scenes"))
         for vid, error in summary.pop("failures").items():
             context.log.warning(f"scene detection failed for {vid}: {error}")
-        return result(vidgen, "scenes", context.partition_key, summary, extra_tables=["scene_runs"], context=context)
+        return result(vidgen, "scenes", context.partition_key, summary, extra_tables=["scene_runs"],
+                      context=context)
 
     @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[scenes],
               code_version=f"1-{section_hash(config, 'clips')}",
@@ -30,13 +31,10 @@ def build_scene_assets(config: dict) -> list:
                           "long scenes split.")
     def clips(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = run_clips(vidgen.store, context.partition_key, vidgen.config)
-        return result(vidgen, "clips", context.partition_key, summary, extra_tables=["dropped_scenes"], context=context)
+        return result(vidgen, "clips", context.partition_key, summary, extra_tables=["dropped_scenes"],
+                      context=context)
 
-    @dg.asset_check(asset=clips, blocking=True,
-                    description="Every file, video and scene of the shard is in exactly one recorded state.")
-    def shard_accounting(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
-        problems = account_shard(vidgen.store, context.partition_key)
-        return dg.AssetCheckResult(passed=not problems, metadata={
-            "problems": len(problems), "first_problems": dg.MetadataValue.md("\n".join(problems[:20]) or "none")})
+    shard_accounting = accounting_check(clips, "shard_accounting", account_shard,
+        "Every file, video and scene of the shard is in exactly one recorded state.")
 
     return [scenes, clips, shard_accounting]

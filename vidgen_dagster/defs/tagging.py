@@ -13,7 +13,7 @@ from ..core import coarse
 from ..core.config import section_hash
 from ..core.selection import selection_hash
 from ..models.registry import fingerprint
-from .common import log_progress, result
+from .common import accounting_check, log_progress, result
 from .resources import VidgenResource, video_shards
 
 MODEL_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL)
@@ -89,12 +89,8 @@ def build_tagging_assets(config: dict, home: str) -> list:
             context.log.warning(f"filters not applied (scores missing): {summary['filters_not_applied']}")
         return result(vidgen, "coarse_selection", context.partition_key, summary, context=context)
 
-    @dg.asset_check(asset=coarse_selection, blocking=True,
-                    description="Every clip has one frames row, one row per score table and one decision "
-                                "(kept, or rejected with reasons).")
-    def coarse_accounting(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
-        problems = coarse.account_coarse(vidgen.store, context.partition_key)
-        return dg.AssetCheckResult(passed=not problems, metadata={
-            "problems": len(problems), "first_problems": dg.MetadataValue.md("\n".join(problems[:20]) or "none")})
+    coarse_accounting = accounting_check(coarse_selection, "coarse_accounting", coarse.account_coarse,
+        "Every clip has one frames row, one row per score table and one decision "
+        "(kept, or rejected with reasons).")
 
     return [frames, motion_scores, text_scores, visual_scores, coarse_selection], [coarse_accounting]
