@@ -52,4 +52,4 @@ def test_k8s_executor_is_selected_by_environment(home, monkeypatch):
     job = build_definitions(str(home)).resolve_job_def("curate_shard")
     assert job.executor_def.name == "k8s"
     monkeypatch.delenv("VIDGEN_EXECUTOR")
-    assert build_definitions(str(home)).resolve_job_def("curate_shard").executor_def.name != "k8s"
+    assert build_definitions(str(home)).resolve_job_def("curate_shard").executor_def.name == "in_process"

@@ -36,12 +36,6 @@ def build_definitions(home: str | None = None, config_path: str | None = None) -
         "build_dataset", selection=dg.AssetSelection.assets(*dataset),
         description="Export and report over every shard's curated clips.")
     holder: dict = {}
-    executor = None
-    if os.environ.get("VIDGEN_EXECUTOR", "").lower() == "k8s":
-        # On Kubernetes: every step its own pod, sized by the asset's op_tags["dagster-k8s/config"].
-        from dagster_k8s import k8s_job_executor
-
-        executor = k8s_job_executor
     defs = dg.Definitions(
         assets=[*assets, *dataset],
         asset_checks=[shard_accounting, *tagging_checks, *curating_checks, *build_checks()],
@@ -50,10 +44,27 @@ def build_definitions(home: str | None = None, config_path: str | None = None) -
         schedules=[build_recurate_schedule(curate_shard, lambda: holder["defs"],
                                            config["automation"]["recurate_cron"])],
         resources={"vidgen": VidgenResource(home=home, config_path=str(config_path))},
-        executor=executor,
+        executor=choose_executor(),
     )
     holder["defs"] = defs
     return defs
+
+
+def choose_executor():
+    """``$VIDGEN_EXECUTOR``: ``in_process`` (default: one process per run; a step costs no code reload, and
+    one shard's steps mostly wait on each other anyway), ``multiprocess`` (independent steps such as the
+    three scorers in parallel processes) or ``k8s`` (every step its own pod, sized by the asset's
+    ``op_tags["dagster-k8s/config"]``)."""
+    name = os.environ.get("VIDGEN_EXECUTOR", "in_process").lower()
+    if name == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    if name == "multiprocess":
+        return dg.multiprocess_executor
+    if name in ("", "in_process"):
+        return dg.in_process_executor
+    raise ValueError(f"VIDGEN_EXECUTOR must be in_process, multiprocess or k8s; got {name!r}")
 
 
 defs = build_definitions()
