@@ -235,7 +235,16 @@ class Artifacts:
         self.steps: list[str] = []
 
     def step(self, name: str) -> None:
+        previous = self.steps[-1].split(" ", 1)[1] if self.steps else ""
         self.steps.append(f"{time.strftime('%H:%M:%S')} {name}")
+        if os.environ.get("VIDGEN_UI_SCREENSHOTS") and self.driver is not None and previous:
+            # Opt-in: a screenshot of what the previous step left on screen, also on success.
+            self.folder.mkdir(parents=True, exist_ok=True)
+            safe = "after-" + "".join(c if c.isalnum() else "-" for c in previous)[:60].strip("-")
+            try:
+                self.driver.save_screenshot(str(self.folder / f"{len(self.steps) - 1:02d}-{safe}.png"))
+            except Exception:  # noqa: BLE001 - a screenshot must never fail the test
+                pass
 
     def save(self, label: str = "failure") -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
