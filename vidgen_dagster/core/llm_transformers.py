@@ -22,13 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ModelUnavailableError, ScoringError
+from .hf_models import HFSource, hf_cache_dir, resolve_hf_model  # noqa: F401 (re-exported)
 from .llm import Completion
-from .scoring.visual import _check_model_folder, _hf_cache_dir, _looks_like_path
 
 # VidGen-1M's fine curation uses LLaMA 3.1 to check captions.
 DEFAULT_JUDGE_LLM = "meta-llama/Llama-3.1-8B-Instruct"
@@ -39,56 +38,6 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 # --- offline resolution (shared with the VLM captioner) ---------------------------------------------
-
-@dataclass(frozen=True)
-class HFSource:
-    """Where a transformers model loads from, or why it cannot."""
-
-    folder: str | None  # a loadable local folder (the cached snapshot for an HF id); None: unavailable
-    where: str  # human-readable location, or why it is unavailable
-    repo_id: str | None = None  # set for an HF id
-    revision: str | None = None  # the snapshot's commit for an HF id
-
-    @property
-    def model_id(self) -> str:
-        """``<repo>@<commit>`` for an HF id, the folder path for a local folder."""
-        return f"{self.repo_id}@{self.revision}" if self.repo_id else str(self.folder or "")
-
-
-def resolve_hf_model(spec: str, revision: str = "", *, key: str, what: str = "model",
-                     cache_dir: str | Path | None = None) -> HFSource:
-    """Resolve ``spec`` (an HF repo id or a local folder) without loading or downloading anything.
-
-    ``key`` is the config key that names the model (e.g. ``captions.model``), used in messages; ``what``
-    names the kind of model (``VLM``, ``judge LLM``). An HF id is looked up only in the local HF cache
-    (``cache_dir``, default ``$HF_HUB_CACHE``) at ``revision`` (empty: ``main``).
-    """
-    spec = str(spec or "").strip()
-    if not spec:
-        return HFSource(None, f"{key} is empty (set an HF id or a local folder)")
-    local = Path(spec).expanduser()
-    if local.exists() or _looks_like_path(spec):
-        if not local.is_dir():
-            return HFSource(None, f"{key} folder {local} does not exist")
-        why = _check_model_folder(local)
-        return HFSource(None, f"{key}: {why}") if why else HFSource(str(local.resolve()), str(local.resolve()))
-
-    rev = str(revision or "").strip() or "main"
-    hub = _hf_cache_dir(cache_dir)
-    missing = (f"{what} {spec}@{rev} not found in the HF cache ({hub}) — run `vidgen models pull` on a "
-               f"networked machine, or set {key} to a local folder")
-    try:
-        from huggingface_hub import snapshot_download
-
-        folder = Path(snapshot_download(spec, revision=rev, cache_dir=hub, local_files_only=True))
-    except Exception:  # LocalEntryNotFoundError, invalid repo id, unreadable cache
-        return HFSource(None, missing)
-    why = _check_model_folder(folder)
-    if why:
-        return HFSource(None, f"{missing} (the cached snapshot is incomplete: {why})")
-    # The snapshot folder is named after the commit it holds (also when ``rev`` was a branch).
-    return HFSource(str(folder), f"{spec}@{folder.name} ({folder})", spec, folder.name)
-
 
 def resolve_device(name: str | None, key: str) -> str:
     """``auto`` → ``cuda`` when available else ``cpu``; an explicit CUDA device without CUDA is a
@@ -131,7 +80,7 @@ def pretrained_source(src: HFSource, cache_dir: str | Path | None) -> tuple[str,
     """(name, kwargs) for ``from_pretrained``: the HF id at the snapshot's commit from the cache only
     (the real hub code path, kept offline), or the local folder."""
     if src.repo_id:
-        return src.repo_id, {"revision": src.revision, "cache_dir": str(_hf_cache_dir(cache_dir)),
+        return src.repo_id, {"revision": src.revision, "cache_dir": str(hf_cache_dir(cache_dir)),
                              "local_files_only": True}
     return str(src.folder), {"local_files_only": True}
 

@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 
 from ..errors import ConfigError, ModelUnavailableError, ScoringError
+from ..hf_models import HFSource, hf_cache_dir, resolve_hf_model
 
 # --- model registry ---------------------------------------------------------------------------------
 
@@ -63,8 +64,6 @@ AESTHETIC_HEAD_MD5 = "b1047fd767a00134b8fd6529bf19521a"
 # Used when the taxonomy file gives no templates.
 DEFAULT_TEMPLATES = ("a video of {}.", "a photo of {}.", "footage of {}.")
 
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                 "pytorch_model.bin.index.json")
 
 
 def models_cache_dir() -> Path:
@@ -86,59 +85,10 @@ def clip_revision(cfg: dict) -> str:
     return CLIP_REVISION if str(cfg.get("clip_model") or DEFAULT_CLIP).strip() == DEFAULT_CLIP else "main"
 
 
-def _hf_cache_dir(cache_dir: str | Path | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir)
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
-
-
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith(("/", "~", "./", "../")) or os.path.isabs(spec) or spec.count("/") > 1
-
-
-def _check_model_folder(folder: Path) -> str | None:
-    """Why ``folder`` cannot hold a loadable CLIP model (None when it looks complete)."""
-    if not (folder / "config.json").is_file():
-        return f"{folder} has no config.json (not a transformers model folder)"
-    if not any((folder / name).is_file() for name in _WEIGHT_FILES):
-        return f"{folder} has no weights ({' / '.join(_WEIGHT_FILES)})"
-    return None
-
-
-@dataclass(frozen=True)
-class _ClipSource:
-    folder: str | None  # a loadable local folder (the cached snapshot for an HF id)
-    where: str  # human-readable location, or why it is unavailable
-    repo_id: str | None = None  # set for an HF id
-    revision: str | None = None  # the snapshot's commit for an HF id
-
-
-def _resolve(cfg: dict, cache_dir: str | Path | None) -> _ClipSource:
+def _resolve(cfg: dict, cache_dir: str | Path | None) -> HFSource:
     spec = str(cfg.get("clip_model") or DEFAULT_CLIP).strip()
-    local = Path(spec).expanduser()
-    if local.exists() or _looks_like_path(spec):
-        if not local.is_dir():
-            return _ClipSource(None, f"visual.clip_model folder {local} does not exist")
-        why = _check_model_folder(local)
-        return _ClipSource(None, why) if why else _ClipSource(str(local.resolve()), str(local.resolve()))
-
-    rev = clip_revision(cfg)
-    hub = _hf_cache_dir(cache_dir)
-    missing = (f"CLIP model {spec}@{rev} not found in the HF cache ({hub}) — run `vidgen models pull` "
-               "on a networked machine, or set visual.clip_model to a local folder")
-    try:
-        from huggingface_hub import snapshot_download
-
-        folder = Path(snapshot_download(spec, revision=rev, cache_dir=hub, local_files_only=True))
-    except Exception:  # LocalEntryNotFoundError, invalid repo id, unreadable cache
-        return _ClipSource(None, missing)
-    why = _check_model_folder(folder)
-    if why:
-        return _ClipSource(None, f"{missing} (the cached snapshot is incomplete: {why})")
-    # The snapshot folder is named after the commit it holds (also when ``rev`` was a branch).
-    return _ClipSource(str(folder), f"{spec}@{folder.name} ({folder})", spec, folder.name)
+    return resolve_hf_model(spec, clip_revision(cfg), key="visual.clip_model", what="CLIP model",
+                            cache_dir=cache_dir)
 
 
 def resolve_clip(cfg: dict, *, cache_dir: str | Path | None = None) -> tuple[str | None, str]:
@@ -404,7 +354,7 @@ class ClipScorer:
         if src.repo_id:
             # The real hub code path, kept offline: the id at the snapshot's commit, from the cache only.
             source: str = src.repo_id
-            kwargs: dict[str, Any] = {"revision": src.revision, "cache_dir": _hf_cache_dir(cache_dir)}
+            kwargs: dict[str, Any] = {"revision": src.revision, "cache_dir": hf_cache_dir(cache_dir)}
             model_id = f"{src.repo_id}@{src.revision}"
         else:
             source, kwargs, model_id = src.folder, {}, src.folder
