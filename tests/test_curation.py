@@ -227,3 +227,33 @@ def test_full_graph_through_openai_compatible_servers(home, demo_footage, tmp_pa
     assert checks and all(k["judge_status"] == "ok" and k["judge_model"].startswith("judge@") for k in checks)
     final = store.rows("curated_clips")
     assert {r["clip_id"] for r in final} == {c["clip_id"] for c in store.rows("clips")}
+
+
+def test_captions_check_cli_with_the_llm_judge_backends(tmp_path, tiny_models):
+    """`vidgen captions check --backend transformers|openai` goes through the real judge: the tiny LM
+    loaded locally (its random output rarely parses: recorded as failed, with the reason) and a real
+    OpenAI-protocol server whose replies are valid judge JSON."""
+    from openai_server import Faults, TinyOpenAIServer
+
+    src = tmp_path / "caps.jsonl"
+    src.write_text('{"id": "a", "caption": "A dog runs on a beach."}\n'
+                   '{"id": "b", "caption": "In the first frame a cat sits. In the second frame it jumps."}\n')
+    local = write_config(tmp_path / "t.yaml", tiny_models)
+    r = vidgen("captions", "check", str(src), "--backend", "transformers", "--config", local, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["id"] for x in rows] == ["a", "b"]
+    for x in rows:
+        assert x["status"] in ("ok", "failed")
+        if x["status"] == "failed":
+            assert x["rationale"].startswith("unparsable judge output after 2 attempts")
+            assert x["scene_transition"] is None
+    with TinyOpenAIServer(tiny_models["lm"], faults=Faults(judge_json=True), model_name="judge") as srv:
+        remote = write_config(tmp_path / "o.yaml", tiny_models,
+                              judge={"openai_base_url": srv.base_url, "openai_model": "judge"})
+        r = vidgen("captions", "check", str(src), "--backend", "openai", "--config", remote, "--format", "json")
+        served = sum(q.status == 200 for q in srv.requests if q.index >= 0)
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["status"] for x in rows] == ["ok", "ok"] and served == 2
+    assert all(isinstance(x[k], bool) for x in rows for k in ("scene_transition", "frame_level", "reduplication"))

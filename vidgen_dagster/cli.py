@@ -132,15 +132,15 @@ def cmd_captions_check(args) -> int:
                         "evidence": "; ".join(f"{k}: {e}" for k in LABELS for e in r.reasons.get(k, []))})
     else:
         from .core.captioning.base import load_prompt
-        from .core.curation import build_judge_model
+        from .core.curation import build_judge_model, judge_concurrency
         from .core.fine_curation.judge import LLMJudge
 
         cfg = dict(load_config(args.config)["judge"], backend=args.backend)
         model = build_judge_model(cfg)
         judge = LLMJudge(model, load_prompt(cfg.get("prompt") or "judge_v1.txt"),
                          max_attempts=int(cfg.get("max_attempts", 3)), max_tokens=int(cfg.get("max_tokens", 200)))
-        for (cid, _, _), v in zip(items, judge.judge_many([c for _, c, _ in items],
-                                                          concurrency=int(cfg.get("concurrency", 1))), strict=True):
+        verdicts = judge.judge_many([c for _, c, _ in items], concurrency=judge_concurrency(cfg))
+        for (cid, _, _), v in zip(items, verdicts, strict=True):
             out.append({"id": cid, **{k: (bool(v.labels[k]) if v.labels else None) for k in LABELS},
                         "status": v.status, "rationale": v.rationale or v.error or ""})
     if args.format == "json":

@@ -74,6 +74,12 @@ def build_judge_model(cfg: dict):
     raise ConfigError(f"judge.backend must be transformers, openai or none; got {backend!r}")
 
 
+def judge_concurrency(cfg: dict) -> int:
+    """Parallel judge requests: ``judge.concurrency`` for an endpoint; 1 for a local model (one
+    model instance in this process; threads would only contend for it)."""
+    return max(1, int(cfg.get("concurrency", 1))) if cfg.get("backend") == "openai" else 1
+
+
 def sample_for_caption(frames_rows: list[dict], n: int) -> list[dict]:
     """``n`` of a clip's kept frames spread over it, in time order (all when it has fewer)."""
     unique = sorted({r["frame_index"]: r for r in frames_rows}.values(), key=lambda r: r["frame_index"])
@@ -237,8 +243,7 @@ def run_caption_checks(store: Store, shard: str, config: dict, progress: Progres
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start:start + CHUNK]
             progress(start, len(todo), f"judging {chunk[0]}")
-            results = judge.judge_many([captions[c]["caption"] for c in chunk],
-                                       concurrency=int(jcfg.get("concurrency", 1)))
+            results = judge.judge_many([captions[c]["caption"] for c in chunk], concurrency=judge_concurrency(jcfg))
             verdicts.update(zip(chunk, results, strict=True))
         progress(len(todo), len(todo), "done")
 
