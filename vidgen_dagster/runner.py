@@ -155,6 +155,7 @@ def curate(
     shard_size: int | None = None,
     until: str | None = None,
     echo: Callable[[str], None] = lambda msg: print(msg, flush=True),
+    log_level: str = "INFO",
 ) -> CurateResult:
     """Register ``paths`` into shards and materialise what is missing or stale for their shards."""
     home = use_home(home, config_path)
@@ -192,7 +193,9 @@ def curate(
         try:
             res = dg.materialize(all_assets, selection=keys, partition_key=shard, instance=instance,
                                  resources=resources, raise_on_error=False,
-                                 tags={"vidgen/source": "cli"})
+                                 tags={"vidgen/source": "cli"},
+                                 # Progress and warnings on the console; step events stay in the run log.
+                                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
             run.success = res.success
             if not res.success:
                 failures = [e for e in res.all_events if e.is_step_failure]
