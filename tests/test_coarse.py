@@ -320,3 +320,23 @@ def test_pull_download_is_atomic_and_verified(tmp_path):
         assert list(dest.parent.iterdir()) == []  # no partial file left behind
     finally:
         server.shutdown()
+
+
+def test_scorers_stream_clip_frames_in_small_batches(home, demo_footage):
+    """Scorers read the frames file in row batches (one clip's images in memory at a time); the stream
+    yields every clip exactly once, complete, whatever the batch size; a file whose clip rows are split
+    is an error, not a silent miscount."""
+    config = load_config()
+    store, shard = curated_until_clips(home, sorted(demo_footage.glob("*.mp4")), config)
+    coarse.run_frames(store, shard, config)
+    whole = {cid: sorted(r["frame_index"] for r in cf.rows) for cid, cf in coarse.load_clip_frames(store, shard)[0].items()}
+    for batch_rows in (1, 3, 1000):
+        streamed = [(cf.clip_id, sorted(r["frame_index"] for r in cf.rows))
+                    for cf in coarse.iter_clip_frames(store, shard, batch_rows=batch_rows)]
+        assert dict(streamed) == whole and len(streamed) == len(whole)
+    some = set(list(whole)[:2])
+    assert {cf.clip_id for cf in coarse.iter_clip_frames(store, shard, only=some)} == some
+    table = store.read("frames", shard)
+    store.write("frames", shard, table.take(list(range(1, table.num_rows)) + [0]))  # first row moved last
+    with pytest.raises(ValueError, match="not contiguous"):
+        list(coarse.iter_clip_frames(store, shard))

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from . import media
 from .config import section_hash
@@ -128,13 +128,44 @@ class ClipFrames:
         return out
 
 
+def iter_clip_frames(store: Store, shard: str, only: set[str] | None = None,
+                     batch_rows: int = 256) -> Iterator[ClipFrames]:
+    """The shard's clips with their kept frames, one at a time, read from the Parquet file in row batches:
+    memory holds one batch and one clip's decoded images, not the whole shard (a shard of long videos
+    keeps gigabytes of JPEG). ``run_frames`` writes each clip's frames contiguously; a file where they
+    are not is an error, not a silent split."""
+    import pyarrow.parquet as pq
+
+    if not store.has("frames", shard):
+        return
+    current: str | None = None
+    rows: list[dict] = []
+    done: set[str] = set()
+    with store.fs.open_input_file(store.table_file("frames", shard)) as f:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows):
+            for r in batch.to_pylist():
+                cid = r["clip_id"]
+                if only is not None and cid not in only:
+                    continue
+                if cid != current:
+                    if cid in done:
+                        raise ValueError(f"frames of clip {cid} are not contiguous in {shard}'s frames file")
+                    if current is not None:
+                        done.add(current)
+                        yield ClipFrames(current, rows)
+                    current, rows = cid, []
+                rows.append(r)
+    if current is not None:
+        yield ClipFrames(current, rows)
+
+
+def clip_frame_runs(store: Store, shard: str) -> dict[str, dict]:
+    return {r["clip_id"]: r for r in store.rows("frame_runs", shard)}
+
+
 def load_clip_frames(store: Store, shard: str) -> tuple[dict[str, ClipFrames], dict[str, dict]]:
-    """Kept frames per clip (only clips whose frames are complete) and every clip's frame_runs row."""
-    runs = {r["clip_id"]: r for r in store.rows("frame_runs", shard)}
-    grouped: dict[str, list[dict]] = defaultdict(list)
-    for r in store.read("frames", shard).to_pylist():
-        grouped[r["clip_id"]].append(r)
-    return {cid: ClipFrames(cid, rows) for cid, rows in grouped.items()}, runs
+    """All kept frames of a shard at once (small shards, tools and tests); the stages stream instead."""
+    return {cf.clip_id: cf for cf in iter_clip_frames(store, shard)}, clip_frame_runs(store, shard)
 
 
 def _base_rows(runs: dict[str, dict], shard: str, chash: str) -> dict[str, dict]:
@@ -154,12 +185,14 @@ def run_motion(store: Store, shard: str, config: dict, progress: Progress = _noo
     from .scoring.motion import build_flow_backend, motion_stats
 
     chash = section_hash(config, "frames", "motion")
-    clips, runs = load_clip_frames(store, shard)
+    runs = clip_frame_runs(store, shard)
     rows = _base_rows(runs, shard, chash)
     t0 = time.perf_counter()
     backend, unavailable = build_backend(build_flow_backend, config["motion"], "motion")
-    for i, (cid, cf) in enumerate(sorted(clips.items())):
-        progress(i, len(clips), cid)
+    total = sum(r["status"] == "ok" for r in runs.values())
+    for i, cf in enumerate(iter_clip_frames(store, shard)):
+        cid = cf.clip_id
+        progress(i, total, cid)
         row = rows[cid]
         if backend is None:
             row.update(status="unavailable", error=unavailable)
@@ -176,7 +209,7 @@ def run_motion(store: Store, shard: str, config: dict, progress: Progress = _noo
                    flow_short_side=int(config["motion"].get("short_side", 256)))
         if stats.pairs == 0:
             row.update(status="failed", error="clip has no flow pair (one frame)")
-    progress(len(clips), len(clips), "done")
+    progress(total, total, "done")
     out = sorted(rows.values(), key=lambda r: r["clip_id"])
     store.write("motion_scores", shard, out)
     return _score_summary(out, backend and f"{backend.backend} ({backend.model_id})", unavailable, t0)
@@ -198,13 +231,15 @@ def run_text(store: Store, shard: str, config: dict, progress: Progress = _noop)
 
     cfg = config["ocr"]
     chash = section_hash(config, "frames", "ocr")
-    clips, runs = load_clip_frames(store, shard)
+    runs = clip_frame_runs(store, shard)
     rows = _base_rows(runs, shard, chash)
     t0 = time.perf_counter()
     detector, unavailable = build_backend(build_text_detector, cfg, "ocr")
     roles = list(cfg.get("frames") or [ROLE_FIRST, ROLE_MIDDLE, ROLE_LAST])
-    for i, (cid, cf) in enumerate(sorted(clips.items())):
-        progress(i, len(clips), cid)
+    total = sum(r["status"] == "ok" for r in runs.values())
+    for i, cf in enumerate(iter_clip_frames(store, shard)):
+        cid = cf.clip_id
+        progress(i, total, cid)
         row = rows[cid]
         if detector is None:
             row.update(status="unavailable", error=unavailable)
@@ -219,7 +254,7 @@ def run_text(store: Store, shard: str, config: dict, progress: Progress = _noop)
             row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
             continue
         row.update(backend=detector.backend, model_id=detector.model_id, **s)
-    progress(len(clips), len(clips), "done")
+    progress(total, total, "done")
     out = sorted(rows.values(), key=lambda r: r["clip_id"])
     store.write("text_scores", shard, out)
     return _score_summary(out, detector and f"{detector.backend} ({detector.model_id})", unavailable, t0)
@@ -235,19 +270,37 @@ def run_visual(store: Store, shard: str, config: dict, progress: Progress = _noo
     cfg = config["visual"]
     chash = section_hash(config, "frames", "visual", "quality")
     qset = QualitySettings.from_dict(config["quality"])
-    clips, runs = load_clip_frames(store, shard)
+    runs = clip_frame_runs(store, shard)
     rows = _base_rows(runs, shard, chash)
     spans = {c["clip_id"]: c for c in store.rows("clips", shard)}
     per_frame = {r["video_id"]: r for r in store.rows("scene_runs", shard) if r["status"] == "ok"}
     t0 = time.perf_counter()
     scorer, unavailable = build_backend(build_visual_scorer, cfg, "visual")
-    ids = sorted(clips)
-    triples = {}
-    for i, cid in enumerate(ids):
-        progress(i, len(ids), cid)
-        cf, row = clips[cid], rows[cid]
+    batch = max(1, int(cfg.get("batch_size", 16)))
+    total = sum(r["status"] == "ok" for r in runs.values())
+    pending: list[tuple[str, tuple]] = []  # one CLIP batch of (clip_id, (first, middle, last))
+
+    def score_pending() -> None:
+        try:
+            scores = scorer.score_clips([t for _, t in pending])
+        except Exception as exc:  # the batch's clips are recorded as failed; the shard goes on
+            for c, _ in pending:
+                rows[c].update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            scores = []
+        for (c, _), sc in zip(pending, scores, strict=False):
+            rows[c].update(model_id=scorer.model_id, head_id=getattr(scorer, "head_id", None),
+                           aesthetic=sc.get("aesthetic"), consistency=sc.get("consistency"),
+                           category=sc.get("category"), category_score=sc.get("category_score"),
+                           category_top3=json.dumps(sc.get("category_top3")), embedding=sc.get("embedding"))
+            if sc.get("aesthetic") is None and getattr(scorer, "aesthetic_unavailable", None):
+                rows[c].update(status="partial", error=f"aesthetic: {scorer.aesthetic_unavailable}")
+        pending.clear()
+
+    for i, cf in enumerate(iter_clip_frames(store, shard)):
+        cid = cf.clip_id
+        progress(i, total, cid)
+        row = rows[cid]
         triple = (cf.image(ROLE_FIRST), cf.image(ROLE_MIDDLE), cf.image(ROLE_LAST))
-        triples[cid] = triple
         span = spans[cid]
         run = per_frame[span["video_id"]]
         row.update(frame_quality(list(triple)))
@@ -255,25 +308,13 @@ def run_visual(store: Store, shard: str, config: dict, progress: Progress = _noo
                                 span["end_frame"], qset))
         if scorer is None:
             row.update(status="partial", error=f"CLIP scores not computed: {unavailable}")
-    if scorer is not None and ids:
-        batch = max(1, int(cfg.get("batch_size", 16)))
-        for start in range(0, len(ids), batch):
-            chunk = ids[start:start + batch]
-            progress(start, len(ids), f"CLIP {chunk[0]}")
-            try:
-                scores = scorer.score_clips([triples[c] for c in chunk])
-            except Exception as exc:
-                for c in chunk:
-                    rows[c].update(status="failed", error=f"{type(exc).__name__}: {exc}")
-                continue
-            for c, s in zip(chunk, scores, strict=True):
-                rows[c].update(model_id=scorer.model_id, head_id=getattr(scorer, "head_id", None),
-                               aesthetic=s.get("aesthetic"), consistency=s.get("consistency"),
-                               category=s.get("category"), category_score=s.get("category_score"),
-                               category_top3=json.dumps(s.get("category_top3")), embedding=s.get("embedding"))
-                if s.get("aesthetic") is None and getattr(scorer, "aesthetic_unavailable", None):
-                    rows[c].update(status="partial", error=f"aesthetic: {scorer.aesthetic_unavailable}")
-    progress(len(ids), len(ids), "done")
+            continue
+        pending.append((cid, triple))
+        if len(pending) >= batch:
+            score_pending()
+    if scorer is not None and pending:
+        score_pending()
+    progress(total, total, "done")
     out = sorted(rows.values(), key=lambda r: r["clip_id"])
     store.write("visual_scores", shard, out)
     summary = _score_summary(out, scorer and scorer.model_id, unavailable, t0)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .coarse import clip_frame_runs, iter_clip_frames
 from .config import section_hash
 from .errors import ConfigError, ModelUnavailableError
 from .fine_curation import LABELS
@@ -109,9 +110,7 @@ def run_captions(store: Store, shard: str, config: dict, progress: Progress = _n
     system = load_prompt(cfg["system_prompt"]).text if cfg.get("system_prompt") else ""
     selection = _rows(store, "coarse_selection", shard)
     existing = _rows(store, "captions", shard)
-    frames_by_clip: dict[str, list[dict]] = {}
-    for r in store.read("frames", shard).to_pylist():
-        frames_by_clip.setdefault(r["clip_id"], []).append(r)
+    with_frames = {c for c, r in clip_frame_runs(store, shard).items() if r["status"] == "ok"}
     t0 = time.perf_counter()
     captioner, unavailable = None, None
     kept = sorted(c for c, s in selection.items() if s["decision"] == "kept")
@@ -134,21 +133,20 @@ def run_captions(store: Store, shard: str, config: dict, progress: Progress = _n
             rows[cid] = {**base, "status": "unavailable", "error": unavailable}
         elif (old := existing.get(cid)) and old["status"] == "ok" and old.get("caption_key") == key:
             rows[cid] = {**old, "config_hash": chash, "reused": True}
-        elif cid not in frames_by_clip:
+        elif cid not in with_frames:
             rows[cid] = {**base, "status": "failed", "error": "no frames for this clip"}
         else:
             todo.append(cid)
     reused = sum(1 for r in rows.values() if r.get("reused"))
     n = int(cfg.get("frames_per_clip", 5))
-    for start in range(0, len(todo), CHUNK):
-        chunk = todo[start:start + CHUNK]
-        progress(start, len(todo), f"captioning {chunk[0]}")
-        requests, used = [], {}
-        for cid in chunk:
-            picked = sample_for_caption(frames_by_clip[cid], n)
-            used[cid] = len(picked)
-            requests.append(CaptionRequest(cid, [decode_jpeg(r["jpeg"]) for r in picked], prompt.text, system))
+    used: dict[str, int] = {}
+    done = 0
+
+    def caption_chunk(requests: list) -> None:
+        nonlocal done
+        progress(done, len(todo), f"captioning {requests[0].clip_id}")
         results = captioner.caption(requests)
+        done += len(requests)
         for req, res in zip(requests, results, strict=True):
             sel = selection[req.clip_id]
             rows[req.clip_id] = {
@@ -160,6 +158,21 @@ def run_captions(store: Store, shard: str, config: dict, progress: Progress = _n
                 "frames_used": used[req.clip_id], "seconds": round(res.seconds, 4), "caption_key": key,
                 "config_hash": chash,
             }
+
+    # Frames are streamed from the shard's file; a chunk of CHUNK clips is decoded and captioned at a time.
+    requests: list = []
+    for cf in iter_clip_frames(store, shard, only=set(todo)):
+        picked = sample_for_caption(cf.rows, n)
+        used[cf.clip_id] = len(picked)
+        requests.append(CaptionRequest(cf.clip_id, [decode_jpeg(r["jpeg"]) for r in picked], prompt.text, system))
+        if len(requests) >= CHUNK:
+            caption_chunk(requests)
+            requests = []
+    if requests:
+        caption_chunk(requests)
+    for cid in todo:  # a frames row set that vanished between the two reads: recorded, not lost
+        rows.setdefault(cid, {"clip_id": cid, "shard": shard, "video_id": selection[cid]["video_id"],
+                              "status": "failed", "error": "no frames for this clip", "config_hash": chash})
     progress(len(todo), len(todo), "done")
     out = sorted(rows.values(), key=lambda r: r["clip_id"])
     store.write("captions", shard, out)

@@ -24,15 +24,24 @@ def log_progress(context: dg.AssetExecutionContext, verb: str, every_s: float = 
 VOLATILE = ("seconds",)  # timing columns: not part of an output's identity
 
 
-def content_version(tables: list) -> str:
-    """A data version from the tables' contents (timing columns dropped): a re-run that writes the same
-    rows keeps the version, so Dagster does not mark downstream assets stale for nothing."""
+def content_version(store, tables: list[str], shard: str) -> str:
+    """A data version from the tables' contents: a re-run that writes the same rows keeps the version, so
+    Dagster does not mark downstream assets stale for nothing. Files are hashed as bytes, streamed (our
+    Parquet writes are deterministic); a table with timing columns is hashed without them (read whole)."""
     import hashlib
 
     import pyarrow as pa
 
+    from ..core.schema import TABLES
+
     h = hashlib.sha256()
-    for t in tables:
+    for table in sorted(tables):
+        if not any(c in TABLES[table].names for c in VOLATILE):
+            with store.fs.open_input_stream(store.table_file(table, shard)) as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+            continue
+        t = store.read(table, shard)
         t = t.drop_columns([c for c in VOLATILE if c in t.column_names])
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, t.schema) as writer:
@@ -69,9 +78,11 @@ def result(vidgen: VidgenResource, table: str, shard: str, summary: dict,
     metadata: dict = {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
     for t in [table, *(extra_tables or [])]:
         metadata[f"{t}_file"] = dg.MetadataValue.path(store.table_file(t, shard))
-    tables = {t: store.read(t, shard) for t in [table, *(extra_tables or [])]}
-    metadata["dagster/row_count"] = tables[count_table or table].num_rows
-    version = content_version([tables[t] for t in sorted(tables)])
+    import pyarrow.parquet as pq
+
+    with store.fs.open_input_file(store.table_file(count_table or table, shard)) as f:
+        metadata["dagster/row_count"] = pq.read_metadata(f).num_rows
+    version = content_version(store, [table, *(extra_tables or [])], shard)
     if context is not None:
         metadata[CONSUMED] = consumed_versions(context)
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))
