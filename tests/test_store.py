@@ -88,3 +88,21 @@ def test_home_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("VIDGEN_HOME")
     monkeypatch.chdir(tmp_path)
     assert resolve_home(None) == str(tmp_path / "vidgen_home")
+
+
+def test_writer_streams_row_groups_and_is_atomic(tmp_path):
+    store = Store(tmp_path / "home")
+    rows = [{"clip_id": f"c{i}", "video_id": "v", "shard": "sh-1", "status": "ok"} for i in range(5)]
+    with store.writer("frame_runs", "sh-1") as write:
+        write(rows[:2])
+        write([])
+        write(rows[2:])
+    assert [r["clip_id"] for r in store.rows("frame_runs", "sh-1")] == [f"c{i}" for i in range(5)]
+    # A failure inside the block keeps the previous file and leaves no temp file behind.
+    with pytest.raises(RuntimeError):
+        with store.writer("frame_runs", "sh-1") as write:
+            write(rows[:1])
+            raise RuntimeError("killed mid-write")
+    assert len(store.rows("frame_runs", "sh-1")) == 5
+    folder = tmp_path / "home" / "tables" / "frame_runs"
+    assert sorted(p.name for p in folder.iterdir()) == ["sh-1.parquet"]

@@ -60,43 +60,55 @@ def run_frames(store: Store, shard: str, config: dict, progress: Progress = _noo
     by_video: dict[str, list[dict]] = defaultdict(list)
     for c in store.rows("clips", shard):
         by_video[c["video_id"]].append(c)
-    frame_rows, run_rows = [], []
+    run_rows: list[dict] = []
+    n_frames = n_bytes = 0
     t0 = time.perf_counter()
-    for i, (vid, clips) in enumerate(sorted(by_video.items())):
-        v = videos[vid]
-        progress(i, len(by_video), v["path"])
-        times = runs[vid]["frame_times_s"]
-        plans = [plan_clip(c["clip_id"], c["start_frame"], c["end_frame"], times, settings) for c in clips]
-        size = media.analysis_size(v["width"], v["height"], settings.short_side, v["sample_aspect_ratio"])
-        kept: dict[str, list] = defaultdict(list)
-        error = None
-        try:
-            for f in sample_video(v["path"], v["stream_index"], v["start_time_s"] or 0.0, size, plans, settings,
-                                  frame_times=times):
-                kept[f.clip_id].append(f)
-        except VidgenError as exc:
-            error = exc.record()
-        for plan in plans:
-            frames = kept.get(plan.clip_id, [])
-            complete = len(frames) == len(plan.roles)
-            run_rows.append({
-                "clip_id": plan.clip_id, "video_id": vid, "shard": shard,
-                "status": "ok" if complete else "failed",
-                "error": None if complete else (error or "planned frames missing"),
-                "frames_kept": len(frames), "width": size[0], "height": size[1], "config_hash": chash,
-            })
-            if complete:
-                frame_rows += [{
-                    "clip_id": f.clip_id, "video_id": vid, "shard": shard, "frame_index": f.frame_index,
-                    "time_s": f.time_s, "roles": f.roles, "width": f.width, "height": f.height, "jpeg": f.jpeg,
-                } for f in frames]
+    with store.writer("frames", shard) as write_frames:  # one row group per video: bounded memory
+        for i, (vid, clips) in enumerate(sorted(by_video.items())):
+            progress(i, len(by_video), videos[vid]["path"])
+            frame_rows, video_runs = _frames_of_video(videos[vid], runs[vid]["frame_times_s"], clips, shard,
+                                                      settings, chash)
+            write_frames(frame_rows)
+            run_rows += video_runs
+            n_frames += len(frame_rows)
+            n_bytes += sum(len(r["jpeg"]) for r in frame_rows)
     progress(len(by_video), len(by_video), "done")
-    store.write("frames", shard, frame_rows)
     store.write("frame_runs", shard, run_rows)
     status = Counter(r["status"] for r in run_rows)
-    return {"clips": len(run_rows), "frames": len(frame_rows), **{f"clips_{k}": n for k, n in status.items()},
-            "jpeg_bytes": sum(len(r["jpeg"]) for r in frame_rows), "seconds": round(time.perf_counter() - t0, 2),
+    return {"clips": len(run_rows), "frames": n_frames, **{f"clips_{k}": n for k, n in status.items()},
+            "jpeg_bytes": n_bytes, "seconds": round(time.perf_counter() - t0, 2),
             "failures": {r["clip_id"]: r["error"] for r in run_rows if r["status"] == "failed"}}
+
+
+def _frames_of_video(v: dict, times: list[float], clips: list[dict], shard: str, settings: FrameSettings,
+                     chash: str) -> tuple[list[dict], list[dict]]:
+    """One video's kept frames (rows of complete clips only) and a frame_runs row per clip."""
+    vid = v["video_id"]
+    plans = [plan_clip(c["clip_id"], c["start_frame"], c["end_frame"], times, settings) for c in clips]
+    size = media.analysis_size(v["width"], v["height"], settings.short_side, v["sample_aspect_ratio"])
+    kept: dict[str, list] = defaultdict(list)
+    error = None
+    try:
+        for f in sample_video(v["path"], v["stream_index"], v["start_time_s"] or 0.0, size, plans, settings,
+                              frame_times=times):
+            kept[f.clip_id].append(f)
+    except VidgenError as exc:
+        error = exc.record()
+    frame_rows, run_rows = [], []
+    for plan in plans:
+        frames = kept.get(plan.clip_id, [])
+        complete = len(frames) == len(plan.roles)
+        run_rows.append({
+            "clip_id": plan.clip_id, "video_id": vid, "shard": shard, "status": "ok" if complete else "failed",
+            "error": None if complete else (error or "planned frames missing"),
+            "frames_kept": len(frames), "width": size[0], "height": size[1], "config_hash": chash,
+        })
+        if complete:
+            frame_rows += [{
+                "clip_id": f.clip_id, "video_id": vid, "shard": shard, "frame_index": f.frame_index,
+                "time_s": f.time_s, "roles": f.roles, "width": f.width, "height": f.height, "jpeg": f.jpeg,
+            } for f in frames]
+    return frame_rows, run_rows
 
 
 class ClipFrames:

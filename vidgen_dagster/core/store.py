@@ -18,6 +18,8 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,40 @@ class Store:
                 pass
             raise
         return final
+
+    @contextmanager
+    def writer(self, table: str, shard: str) -> Iterator[Callable[[list[dict[str, Any]]], None]]:
+        """Write ``table``'s rows for ``shard`` in parts (one row group per call), for tables too big to
+        hold in memory at once; the file appears atomically when the block exits without error."""
+        final = self.table_file(table, shard)
+        schema = TABLES[table]
+        folder = final.rsplit("/", 1)[0]
+        self.fs.create_dir(folder, recursive=True)
+        tmp = f"{folder}/.{shard}.{uuid.uuid4().hex}.tmp"
+        sink = self.fs.open_output_stream(tmp)
+        out = pq.ParquetWriter(sink, schema, compression="zstd")
+
+        def write(rows: list[dict[str, Any]]) -> None:
+            if rows:
+                out.write_table(pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows],
+                                                     schema=schema))
+
+        try:
+            yield write
+            out.close()
+            sink.close()
+            self.fs.move(tmp, final)
+        except BaseException:
+            for closing in (out.close, sink.close):
+                try:
+                    closing()
+                except Exception:  # noqa: BLE001 - already failing; the temp file is removed below
+                    pass
+            try:
+                self.fs.delete_file(tmp)
+            except (FileNotFoundError, OSError):
+                pass
+            raise
 
     def write_bytes(self, rel: str, payload: bytes) -> str:
         final = self._path(*rel.split("/"))
