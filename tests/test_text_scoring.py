@@ -181,3 +181,19 @@ def test_verification_drops_detections_that_do_not_read_as_text(detector):
     cv2.putText(labelled, "SUBSCRIBE NOW", (20, 290), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (255, 255, 255), 4)
     result = score_text(detector, [labelled])
     assert 0.01 < result["text_area"] < 0.3 and "SUBSCRIBE" in result["text_sample"].upper()
+
+
+def test_onnx_provider_selection_follows_ocr_device():
+    import onnxruntime as ort
+
+    from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError
+    from vidgen_dagster.core.scoring.text import onnx_providers
+
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    assert onnx_providers("cpu") == ["CPUExecutionProvider"]
+    assert onnx_providers("auto")[0] == ("CUDAExecutionProvider" if has_cuda else "CPUExecutionProvider")
+    if not has_cuda:
+        with pytest.raises(ModelUnavailableError, match="onnxruntime-gpu"):
+            onnx_providers("cuda")
+    with pytest.raises(ConfigError):
+        onnx_providers("tpu")

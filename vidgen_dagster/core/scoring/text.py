@@ -73,6 +73,24 @@ def available_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def onnx_providers(device: str) -> list[str]:
+    """onnxruntime execution providers for ``ocr.device``: ``auto`` uses CUDA when the installed
+    onnxruntime has it (``onnxruntime-gpu`` on GPU nodes: OCR is the coarse stage's largest CPU cost),
+    ``cpu`` never does, ``cuda`` requires it."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    device = device.strip().lower()
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"ocr.device must be auto, cpu or cuda; got {device!r}")
+    if device == "cuda" and "CUDAExecutionProvider" not in available:
+        raise ModelUnavailableError("ocr.device is cuda but this onnxruntime has no CUDAExecutionProvider "
+                                    "(install onnxruntime-gpu)")
+    if device != "cpu" and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 def build_text_detector(cfg: dict) -> TextDetector | None:
     """Load the detector named by ``cfg["backend"]`` (the ``ocr`` config section) once.
 
@@ -89,7 +107,8 @@ def build_text_detector(cfg: dict) -> TextDetector | None:
     threads = int(cfg.get("threads") or 0) or available_threads()
     load_rec = bool(cfg.get("recognize", True))
     if backend == "rapidocr":
-        return RapidOCRTextDetector(threads=threads, load_recognizer=load_rec)
+        return RapidOCRTextDetector(threads=threads, load_recognizer=load_rec,
+                                    providers=onnx_providers(str(cfg.get("device") or "auto")))
     return PaddleOCRTextDetector(
         det_model=str(cfg.get("paddleocr_model") or "PP-OCRv5_mobile_det"),
         rec_model=cfg.get("paddleocr_rec_model") or None,
@@ -113,7 +132,8 @@ class RapidOCRTextDetector:
 
     backend = "rapidocr"
 
-    def __init__(self, threads: int | None = None, load_recognizer: bool = True):
+    def __init__(self, threads: int | None = None, load_recognizer: bool = True,
+                 providers: list[str] | None = None):
         try:
             import onnxruntime as ort
             import rapidocr
@@ -132,6 +152,7 @@ class RapidOCRTextDetector:
         self._ort = ort
         self._flag_override = flag_override
         self._threads = max(1, int(threads or available_threads()))
+        self._providers = list(providers or ["CPUExecutionProvider"])
         self._model_dir = Path(rapidocr.__file__).resolve().parent / "models"
         version = getattr(rapidocr, "__version__", None) or _dist_version("rapidocr")
         self.model_id = f"{_RAPIDOCR_DET_MODEL}+{_RAPIDOCR_REC_MODEL}@rapidocr-{version}"
@@ -174,7 +195,7 @@ class RapidOCRTextDetector:
         opts.intra_op_num_threads = self._threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = self._ort.ExecutionMode.ORT_SEQUENTIAL
-        return self._ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        return self._ort.InferenceSession(str(path), sess_options=opts, providers=self._providers)
 
     def _section(self, name: str, model_file: str):
         """A rapidocr Det/Rec config section bound to our own ONNX session for ``model_file``.
