@@ -374,3 +374,19 @@ def test_export_copies_where_exact_and_reports_clips_it_cannot_cut(home, tmp_pat
     assert [(t["clip_id"], t["method"], t["num_frames"]) for t in table] == \
         [("v-gop-0000", "copy", 20), ("v-gop-0001", "reencode", 14)]
     assert table[0]["aesthetic"] is None  # no score rows: null, not invented
+
+
+def test_export_never_prunes_files_in_a_folder_it_did_not_create(tmp_path):
+    from vidgen_dagster.core.export import export_dataset
+    from vidgen_dagster.core.store import Store
+
+    theirs = tmp_path / "my_footage"
+    (theirs / "clips").mkdir(parents=True)
+    (theirs / "webdataset").mkdir()
+    (theirs / "clips" / "holiday.mp4").write_bytes(b"not ours")
+    (theirs / "webdataset" / "notes.txt").write_text("not ours")
+    for _ in range(2):  # the second run finds its own manifest there: still nothing of theirs is touched
+        summary = export_dataset(Store(tmp_path / "home"), theirs)  # an empty store: nothing kept
+        assert summary["clips"] == 0
+        assert (theirs / "clips" / "holiday.mp4").read_bytes() == b"not ours"
+        assert (theirs / "webdataset" / "notes.txt").read_text() == "not ours"

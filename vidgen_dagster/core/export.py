@@ -218,6 +218,9 @@ def _tmp_name(out_path: Path) -> Path:
     return out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
+_TAR_NAME = re.compile(r"^shard-\d{6}\.tar$")
+
+
 def _remove(path: Path) -> None:
     try:
         path.unlink()
@@ -803,10 +806,11 @@ def export_dataset(
         })
     progress(len(items), len(items), "cut")
 
-    # Files in clips/ that no manifest entry owns: leftovers of killed runs or of renamed keys.
+    # Temporary files of a killed run. Nothing else is pruned here: clips no longer kept were removed
+    # through the manifest above, so files this export did not write (the folder may hold others) stay.
     owned = {Path(e["file"]).name for e in old.values()}
     for f in clips_dir.iterdir():
-        if f.is_file() and (f.name not in owned) and (f.suffix == ".mp4" or f.name.endswith(".tmp")):
+        if f.is_file() and f.name not in owned and f.name.endswith(".tmp"):
             _remove(f)
 
     for f in out.iterdir():  # temporary files of a killed export
@@ -841,8 +845,8 @@ def export_dataset(
             del manifest["tars"][name]
     if wds_dir.is_dir():
         for f in wds_dir.iterdir():
-            if f.is_file() and f.name not in tars:
-                _remove(f)
+            if f.is_file() and f.name not in tars and (_TAR_NAME.match(f.name) or f.name.endswith(".tmp")):
+                _remove(f)  # a shard tar of an earlier, larger export (or a temp file); nothing else
 
     writers = {
         "csv": ("opensora.csv", _csv_bytes),
