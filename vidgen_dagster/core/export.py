@@ -857,7 +857,7 @@ def export_dataset(
         if fmt in formats:
             _write_if_changed(out / name, render(records))
             files[fmt] = str(out / name)
-        else:
+        elif fmt in (manifest.get("formats") or []):
             _remove(out / name)  # an earlier export's file would list clips no longer kept
     manifest["formats"] = list(formats)
     _save_manifest(manifest_path, manifest)
