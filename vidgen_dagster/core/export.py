@@ -68,7 +68,7 @@ import pyarrow.parquet as pq
 from av.video.frame import PictureType
 
 from .errors import VidgenError
-from .media import _open
+from .media import _open, iter_frames
 from .store import Store
 
 CUT_VERSION = 1  # bump when the cut's output for the same inputs would change
@@ -298,30 +298,19 @@ def _source_frames_seek(container, stream, start_time_s: float, start_s: float, 
 
 def _source_frames_sequential(path, stream_index: int, start_time_s: float, start: int, end: int,
                               start_s: float) -> Iterator[tuple[Any, float]]:
-    """(frame, time) of frames [start, end) by decode index from the stream's start (the definition)."""
-    container = _open(path)
-    try:
-        stream = container.streams[stream_index]
-        stream.thread_type = "AUTO"
-        ftb = float(stream.time_base or Fraction(1, 1000))
-        rate = float(_rate(stream))
-        index = 0
-        t = 0.0
-        for frame in container.decode(stream):
-            t = (frame.pts * ftb - start_time_s) if frame.pts is not None else (t + 1.0 / rate if index else 0.0)
-            t = round(t, 6)
-            if index == start and frame.pts is not None and abs(t - start_s) > _TIME_EPS:
-                raise ExportError(
-                    f"frame {start} is at {t:.6f}s but the clip says {start_s:.6f}s: "
-                    "the source changed since the scene pass?")
-            if index >= start:
-                yield frame, t
-            index += 1
-            if index >= end:
-                return
-        raise ExportError(f"stream ended after {index} frames, clip needs frames up to {end}")
-    finally:
-        container.close()
+    """(frame, time) of frames [start, end) by decode index from the stream's start (the definition,
+    :func:`~vidgen_dagster.core.media.iter_frames`)."""
+    index = -1
+    for index, t, frame in iter_frames(path, stream_index, start_time_s):
+        if index == start and frame.pts is not None and abs(t - start_s) > _TIME_EPS:
+            raise ExportError(
+                f"frame {start} is at {t:.6f}s but the clip says {start_s:.6f}s: "
+                "the source changed since the scene pass?")
+        if index >= start:
+            yield frame, t
+        if index + 1 >= end:
+            return
+    raise ExportError(f"stream ended after {index + 1} frames, clip needs frames up to {end}")
 
 
 def _write_copy(out_path: Path, stream, packets: list) -> None:

@@ -13,7 +13,6 @@ measured over about the same time at any frame rate; its real time difference is
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ import cv2
 import numpy as np
 
 from .errors import DecodeError, EmptyVideoError
-from .media import _open
+from .media import _open, iter_frames
 
 ROLE_FIRST, ROLE_MIDDLE, ROLE_LAST = "first", "middle", "last"
 
@@ -242,24 +241,12 @@ def _sample_gops(path, stream_index, start_time_s, size, wanted, frame_times, se
 
 def _sample_sequential(path, stream_index, start_time_s, size, wanted, settings) -> Iterator[KeptFrame]:
     last_wanted = max(wanted)
-    container = _open(path)
-    try:
-        stream = container.streams[stream_index]
-        stream.thread_type = "AUTO"
-        tb = float(stream.time_base or 0) or 1e-3
-        index = 0
-        try:
-            for frame in container.decode(stream):
-                if index in wanted:
-                    t = (frame.pts * tb - start_time_s) if frame.pts is not None else math.nan
-                    yield from _keep(frame, index, t, size, wanted, settings)
-                if index >= last_wanted:
-                    return
-                index += 1
-        except av.error.FFmpegError as exc:
-            raise DecodeError(f"bitstream broke after frame {index}: {exc}") from exc
-        if index == 0:
-            raise EmptyVideoError("no frame decoded")
-        raise DecodeError(f"stream ended after {index} frames, before planned frame {last_wanted}")
-    finally:
-        container.close()
+    index = -1
+    for index, t, frame in iter_frames(path, stream_index, start_time_s):
+        if index in wanted:
+            yield from _keep(frame, index, t, size, wanted, settings)
+        if index >= last_wanted:
+            return
+    if index < 0:
+        raise EmptyVideoError("no frame decoded")
+    raise DecodeError(f"stream ended after {index + 1} frames, before planned frame {last_wanted}")

@@ -176,24 +176,20 @@ class DecodedFrame:
     image: np.ndarray  # HxWx3 uint8, BGR (what OpenCV and PySceneDetect expect)
 
 
-def decode_frames(
-    path: str | Path,
-    stream_index: int,
-    size: tuple[int, int] | None,
-    start_time_s: float = 0.0,
-    interpolation: str = "AREA",
-) -> Iterator[DecodedFrame]:
-    """Decode every frame of one stream, scaled to ``size`` (w, h) by libswscale.
-
-    Frames are yielded in presentation order as the decoder emits them; ``time_s`` is relative
-    to ``start_time_s`` (the stream's first presentation time from :func:`probe`).
-    Raises :class:`DecodeError` naming the frame where the bitstream broke.
+def iter_frames(
+    path: str | Path, stream_index: int, start_time_s: float = 0.0
+) -> Iterator[tuple[int, float, av.VideoFrame]]:
+    """``(index, time_s, frame)`` for every frame of one stream, unconverted, in the order the decoder
+    emits them. This is the project's one definition of "frame *i*" and its time: ``time_s`` is the
+    frame's pts relative to ``start_time_s`` (from :func:`probe`), or one nominal interval after the
+    previous frame when a frame has no pts. Raises :class:`DecodeError` naming where the bitstream broke.
     """
     container = _open(path)
     try:
         stream = container.streams[stream_index]
         stream.thread_type = "AUTO"
         tb = float(stream.time_base or Fraction(1, 1000))
+        rate = float(stream.average_rate or 25)
         index = 0
         last_time = -math.inf
         try:
@@ -201,18 +197,28 @@ def decode_frames(
                 if frame.pts is not None:
                     t = frame.pts * tb - start_time_s
                 else:  # no timestamp: one nominal interval after the previous frame
-                    rate = float(stream.average_rate or 25)
                     t = (last_time + 1.0 / rate) if index else 0.0
                 last_time = t
-                if size is None:
-                    image = frame.to_ndarray(format="bgr24")
-                else:
-                    image = frame.to_ndarray(
-                        format="bgr24", width=size[0], height=size[1], interpolation=interpolation
-                    )
-                yield DecodedFrame(index, round(t, 6), image)
+                yield index, round(t, 6), frame
                 index += 1
         except av.error.FFmpegError as exc:
             raise DecodeError(f"bitstream broke after frame {index}: {exc}") from exc
     finally:
         container.close()
+
+
+def decode_frames(
+    path: str | Path,
+    stream_index: int,
+    size: tuple[int, int] | None,
+    start_time_s: float = 0.0,
+    interpolation: str = "AREA",
+) -> Iterator[DecodedFrame]:
+    """Every frame of one stream (see :func:`iter_frames`), scaled to ``size`` (w, h) by libswscale and
+    converted to BGR."""
+    for index, t, frame in iter_frames(path, stream_index, start_time_s):
+        if size is None:
+            image = frame.to_ndarray(format="bgr24")
+        else:
+            image = frame.to_ndarray(format="bgr24", width=size[0], height=size[1], interpolation=interpolation)
+        yield DecodedFrame(index, t, image)
