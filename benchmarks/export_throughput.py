@@ -26,7 +26,7 @@ import av
 from vidgen_dagster.core import shards as shardlib
 from vidgen_dagster.core import stages
 from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.export import cut_clip
+from vidgen_dagster.core.cutting import cut_clip
 from vidgen_dagster.core.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,8 @@ import pytest
 from vidgen_dagster.core import shards as shardlib
 from vidgen_dagster.core import stages
 from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.export import ExportError, cut_clip, export_dataset, output_geometry, wds_key
+from vidgen_dagster.core.cutting import ExportError, cut_clip, output_geometry
+from vidgen_dagster.core.export import export_dataset, wds_key
 from vidgen_dagster.core.media import decode_frames, probe
 from vidgen_dagster.core.store import Store
 
