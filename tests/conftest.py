@@ -54,3 +54,17 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("VIDGEN_HOME", str(h))
     monkeypatch.delenv("VIDGEN_CONFIG", raising=False)
     return h
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict:
+    """Tiny random-weight models built here and saved like real ones (loaded by the real loaders):
+    a LLaVA-style VLM, a Llama-style judge LM, CLIP and a LAION aesthetic head."""
+    from tiny_lm import build_tiny_lm
+    from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip
+    from tiny_vlm import build_tiny_vlm
+
+    root = tmp_path_factory.mktemp("models")
+    return {"vlm": str(build_tiny_vlm(root / "vlm")), "lm": str(build_tiny_lm(root / "lm")),
+            "clip": str(build_tiny_clip(root / "clip")),
+            "head": str(build_laion_head(root / "head.pth", TINY_CLIP_DIM))}

@@ -31,15 +31,10 @@ def materializations(home, keys=ALL) -> int:
         instance.dispose()
 
 
-@pytest.fixture(scope="module")
-def tiny_visual(tmp_path_factory):
-    """A tiny random-weight CLIP and LAION head, loaded through the real loaders by the pipeline."""
-    from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip
-
-    folder = tmp_path_factory.mktemp("models")
-    clip = build_tiny_clip(folder / "clip")
-    head = build_laion_head(folder / "head.pth", TINY_CLIP_DIM)
-    return {"clip_model": str(clip), "aesthetic_head": str(head), "device": "cpu"}
+@pytest.fixture
+def tiny_visual(tiny_models):
+    """The visual section for the tiny random-weight CLIP and LAION head (see conftest)."""
+    return {"clip_model": tiny_models["clip"], "aesthetic_head": tiny_models["head"], "device": "cpu"}
 
 
 def _config(path, **sections) -> str:

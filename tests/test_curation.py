@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import yaml
 
 from vidgen_dagster.core import curation
@@ -20,18 +19,6 @@ from vidgen_dagster.core.store import Store
 from vidgen_dagster.definitions import build_definitions
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory) -> dict:
-    from tiny_lm import build_tiny_lm
-    from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip
-    from tiny_vlm import build_tiny_vlm
-
-    root = tmp_path_factory.mktemp("models")
-    return {"vlm": str(build_tiny_vlm(root / "vlm")), "lm": str(build_tiny_lm(root / "lm")),
-            "clip": str(build_tiny_clip(root / "clip")),
-            "head": str(build_laion_head(root / "head.pth", TINY_CLIP_DIM))}
 
 
 def write_config(path: Path, models: dict, **overrides) -> str:

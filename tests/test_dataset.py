@@ -17,17 +17,10 @@ from vidgen_dagster.definitions import build_definitions
 
 
 @pytest.fixture(scope="module")
-def curated_home(tmp_path_factory, demo_footage):
+def curated_home(tmp_path_factory, demo_footage, tiny_models):
     """The demo footage curated with tiny models; alignment and caption flags off so clips are kept."""
-    from test_curation import tiny_models as _tm  # noqa: F401  (fixture defined there)
-    from tiny_lm import build_tiny_lm
-    from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip
-    from tiny_vlm import build_tiny_vlm
-
     root = tmp_path_factory.mktemp("dataset")
-    models = {"vlm": str(build_tiny_vlm(root / "vlm")), "lm": str(build_tiny_lm(root / "lm")),
-              "clip": str(build_tiny_clip(root / "clip")), "head": str(build_laion_head(root / "h.pth", TINY_CLIP_DIM))}
-    config = write_config(root / "c.yaml", models, thresholds={"alignment_min": None},
+    config = write_config(root / "c.yaml", tiny_models, thresholds={"alignment_min": None},
                           curation={"flag_sources": []}, judge={"backend": "none"})
     home = root / "home"
     r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", config)
@@ -35,21 +28,26 @@ def curated_home(tmp_path_factory, demo_footage):
     return home, config
 
 
+def materialize(home, config, name: str, monkeypatch) -> dict:
+    """Materialise one unpartitioned dataset asset on the home's instance; its metadata."""
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    defs = build_definitions(str(home), config)
+    instance = dg.DagsterInstance.get()
+    try:
+        res = dg.materialize([a for a in defs.assets if a.key.to_user_string() == name],
+                             instance=instance, resources=defs.resources)
+        assert res.success
+        return res.asset_materializations_for_node(name)[0].metadata
+    finally:
+        instance.dispose()
+
+
 def test_dataset_export_asset_and_cli_read_back(curated_home, tmp_path, monkeypatch):
     home, config = curated_home
     store = Store(home)
     kept = {r["clip_id"]: r for r in store.rows("curated_clips") if r["state"] == "kept"}
     assert kept, "the fixture must keep some clips"
-    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    defs = build_definitions(str(home), config)
-    instance = dg.DagsterInstance.get()
-    try:
-        res = dg.materialize([a for a in defs.assets if a.key.to_user_string() == "dataset_export"],
-                             instance=instance, resources=defs.resources)
-        assert res.success
-        meta = res.asset_materializations_for_node("dataset_export")[0].metadata
-    finally:
-        instance.dispose()
+    meta = materialize(home, config, "dataset_export", monkeypatch)
     assert meta["clips"].value == len(kept) and meta["failed"].value == 0
     out = home / "export"
     with tarfile.open(out / "webdataset" / "shard-000000.tar") as tar:
@@ -76,16 +74,7 @@ def test_dataset_export_asset_and_cli_read_back(curated_home, tmp_path, monkeypa
 
 def test_dataset_report_asset_shows_tables_and_plots_in_metadata(curated_home, monkeypatch):
     home, config = curated_home
-    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    defs = build_definitions(str(home), config)
-    instance = dg.DagsterInstance.get()
-    try:
-        res = dg.materialize([a for a in defs.assets if a.key.to_user_string() == "dataset_report"],
-                             instance=instance, resources=defs.resources)
-        assert res.success
-        meta = res.asset_materializations_for_node("dataset_report")[0].metadata
-    finally:
-        instance.dispose()
+    meta = materialize(home, config, "dataset_report", monkeypatch)
     html = home / "report" / "report.html"
     assert html.is_file() and meta["html_report"].value == str(html)
     assert "funnel" in meta and "table1" in meta

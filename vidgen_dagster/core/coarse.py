@@ -175,11 +175,6 @@ def clip_frame_runs(store: Store, shard: str) -> dict[str, dict]:
     return {r["clip_id"]: r for r in store.rows("frame_runs", shard)}
 
 
-def load_clip_frames(store: Store, shard: str) -> tuple[dict[str, ClipFrames], dict[str, dict]]:
-    """All kept frames of a shard at once (small shards, tools and tests); the stages stream instead."""
-    return {cf.clip_id: cf for cf in iter_clip_frames(store, shard)}, clip_frame_runs(store, shard)
-
-
 def _base_rows(runs: dict[str, dict], shard: str, chash: str) -> dict[str, dict]:
     """One row per clip; clips without frames are failed with the frames stage's reason."""
     rows = {}
