@@ -17,6 +17,10 @@ def _add_home(p: argparse.ArgumentParser) -> None:
     p.add_argument("--home", help="store root (default: $VIDGEN_HOME, else ./vidgen_home)")
 
 
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML file over the defaults (see `vidgen config show`)")
+
+
 def _print_table(table, fmt: str) -> None:
     rows = table.to_pylist()
     if fmt == "json":
@@ -281,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="video files or folders (walked)")
     _add_home(p)
     p.add_argument("--shard-size", type=int, help="files per shard (default: ingest.shard_size)")
-    p.add_argument("--config", help="YAML file over the defaults")
+    _add_config(p)
     p.add_argument("--until", help="stop after this asset (e.g. videos, scenes, clips)")
     p.set_defaults(func=cmd_curate)
 
@@ -294,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="configuration")
     csub = p.add_subparsers(dest="config_command", required=True)
     s = csub.add_parser("show", help="print the effective configuration")
-    s.add_argument("--config", help="YAML file over the defaults")
+    _add_config(s)
     s.add_argument("--format", choices=["yaml", "json"], default="yaml")
     s.set_defaults(func=cmd_config_show)
 
@@ -302,21 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_home(p)
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--config", help="YAML file over the defaults")
+    _add_config(p)
     p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("demo", help="render a small sample set with PyAV and curate it")
     _add_home(p)
-    p.add_argument("--config", help="YAML file over the defaults")
+    _add_config(p)
     p.set_defaults(func=cmd_demo)
+
     p = sub.add_parser("models", help="model registry: which backend and weights each step uses")
     msub = p.add_subparsers(dest="models_command", required=True)
     s = msub.add_parser("check", help="per step: backend, model id and revision, weights present and where")
-    s.add_argument("--config", help="YAML file over the defaults")
+    _add_config(s)
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.set_defaults(func=cmd_models)
     s = msub.add_parser("pull", help="fetch the pinned models the configuration uses (needs network)")
-    s.add_argument("--config", help="YAML file over the defaults")
+    _add_config(s)
     s.add_argument("--dry-run", action="store_true", help="print what would be fetched, fetch nothing")
     s.set_defaults(func=cmd_models)
 
@@ -327,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", choices=["rules", "transformers", "openai"], default="rules",
                    help="rules (always available) or the LLM judge configured under judge.*")
     s.add_argument("--format", choices=["json", "csv"], default="csv")
-    s.add_argument("--config", help="YAML file over the defaults")
+    _add_config(s)
     s.set_defaults(func=cmd_captions_check)
 
     p = sub.add_parser("export", help="cut kept clips and write WebDataset / CSV / JSONL / Parquet to OUT")
@@ -335,12 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_home(p)
     p.add_argument("--format", action="append", choices=["webdataset", "csv", "jsonl", "parquet"],
                    help="repeatable; default: export.formats (all four)")
-    p.add_argument("--config", help="YAML file over the defaults")
+    _add_config(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("rebalance", help="freeze the category-sampling reference over all shards")
     _add_home(p)
-    p.add_argument("--config", help="YAML file over the defaults")
+    _add_config(p)
     p.set_defaults(func=cmd_rebalance)
     return parser
 
