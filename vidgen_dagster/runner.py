@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 from dagster import AssetRecordsFilter
 
+from .core import progress
 from .core import shards as shardlib
 from .core.config import load_config
 from .core.store import Store, resolve_home
@@ -165,13 +166,14 @@ def curate(
     if not entries:
         raise ValueError(f"no video files found under: {', '.join(map(str, paths))}")
     size = int(shard_size or config["ingest"]["shard_size"])
+    from .definitions import build_definitions
+
+    defs = build_definitions(home, config_path)
+    selection = upstream_of(defs, until)  # a bad --until is refused before any file is registered
     new = shardlib.register(store, entries, size)
     wanted = {e.path for e in entries}
     shards = sorted({m.shard for m in shardlib.load_manifests(store) if wanted & {f.path for f in m.files}})
 
-    from .definitions import build_definitions
-
-    defs = build_definitions(home, config_path)
     instance = dg.DagsterInstance.get()
     existing = set(instance.get_dynamic_partitions(video_shards.name))
     missing = [s for s in shards if s not in existing]
@@ -179,32 +181,43 @@ def curate(
         instance.add_dynamic_partitions(video_shards.name, missing)
     result = CurateResult(new_shards=[m.shard for m in new])
     echo(f"{len(entries)} file(s) in {len(shards)} shard(s) ({len(new)} new) under {home}")
-    selection = upstream_of(defs, until)
     all_assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     resources = dict(defs.resources or {})
-    for i, shard in enumerate(shards, 1):
-        keys = stale_assets(defs, instance, shard, selection)
-        if not keys:
-            echo(f"[{i}/{len(shards)}] {shard}: up to date")
-            continue
-        names = [k.to_user_string() for k in keys]
-        echo(f"[{i}/{len(shards)}] {shard}: materializing {', '.join(names)}")
-        run = ShardRun(shard, names)
-        try:
-            res = dg.materialize(all_assets, selection=keys, partition_key=shard, instance=instance,
-                                 resources=resources, raise_on_error=False,
-                                 tags={"vidgen/source": "cli"},
-                                 # Progress and warnings on the console; step events stay in the run log.
-                                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
-            run.success = res.success
-            if not res.success:
-                failures = [e for e in res.all_events if e.is_step_failure]
-                run.error = "; ".join(str(e.step_key) + ": " + (e.step_failure_data.error.message.strip()
-                                      if e.step_failure_data.error else "failed") for e in failures)
-        except Exception as exc:  # a run that cannot even start: report it, keep going
-            run.success, run.error = False, f"{type(exc).__name__}: {exc}"
-        if not run.success:
-            echo(f"    FAILED: {run.error}")
-        result.runs.append(run)
+    with progress.console(len(shards)) as con:
+        if con.bars:  # the bars replace Dagster's INFO progress lines; warnings still print
+            echo, log_level = con.write, "WARNING"
+        for i, shard in enumerate(shards, 1):
+            con.shard(shard)
+            _curate_shard(defs, instance, shard, selection, all_assets, resources, result,
+                          f"[{i}/{len(shards)}]", echo, log_level)
+            con.shard_done()
     Store(home).refresh_catalog()
     return result
+
+
+def _curate_shard(defs, instance, shard: str, selection, all_assets, resources, result: CurateResult,
+                  prefix: str, echo: Callable[[str], None], log_level: str) -> None:
+    """One shard: materialise what is stale for it and record the outcome in ``result``."""
+    keys = stale_assets(defs, instance, shard, selection)
+    if not keys:
+        echo(f"{prefix} {shard}: up to date")
+        return
+    names = [k.to_user_string() for k in keys]
+    echo(f"{prefix} {shard}: materializing {', '.join(names)}")
+    run = ShardRun(shard, names)
+    try:
+        res = dg.materialize(all_assets, selection=keys, partition_key=shard, instance=instance,
+                             resources=resources, raise_on_error=False,
+                             tags={"vidgen/source": "cli"},
+                             # Progress and warnings on the console; step events stay in the run log.
+                             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+        run.success = res.success
+        if not res.success:
+            failures = [e for e in res.all_events if e.is_step_failure]
+            run.error = "; ".join(str(e.step_key) + ": " + (e.step_failure_data.error.message.strip()
+                                  if e.step_failure_data.error else "failed") for e in failures)
+    except Exception as exc:  # a run that cannot even start: report it, keep going
+        run.success, run.error = False, f"{type(exc).__name__}: {exc}"
+    if not run.success:
+        echo(f"    FAILED: {run.error}")
+    result.runs.append(run)

@@ -310,6 +310,17 @@ def curated_hash(config: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+def caption_required(curation: dict, status: str) -> bool:
+    """``curation.require_caption``: true, false, or auto (required unless captioning was unavailable,
+    i.e. backend ``none`` or its model absent: an offline run keeps clips uncaptioned and says so)."""
+    value = curation.get("require_caption", "auto")
+    if value == "auto":
+        return status != "unavailable"
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"curation.require_caption must be true, false or auto; got {value!r}")
+
+
 def decide(sel: dict, cap: dict | None, chk: dict | None, config: dict) -> dict:
     """One clip's final state, stage, reasons and the filters that could not be applied."""
     reasons: list[str] = []
@@ -324,7 +335,7 @@ def decide(sel: dict, cap: dict | None, chk: dict | None, config: dict) -> dict:
         if status == "failed":
             return {"state": "failed", "stage": "captions", "reasons": [f"caption failed: {why}"],
                     "not_applied": not_applied}
-        if config["curation"].get("require_caption", True):
+        if caption_required(config["curation"], status):
             return {"state": "rejected", "stage": "captions", "reasons": [f"uncaptioned: {why}"],
                     "not_applied": not_applied}
         return {"state": "kept", "stage": "captions", "reasons": [], "not_applied": [*not_applied, "captions"]}

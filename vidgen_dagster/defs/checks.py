@@ -62,9 +62,13 @@ def _schema_check(asset: str, tables: list[tuple[str, str | None]]) -> dg.AssetC
         f"The Parquet file(s) of {', '.join(t for t, _ in tables)} have exactly the documented columns and "
         "types, and their id column is unique and non-null."))
     def check(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
-        problems = schema_problems(vidgen.store, context.partition_key, tables)
-        return dg.AssetCheckResult(passed=not problems, severity=dg.AssetCheckSeverity.ERROR, metadata={
-            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")})
+        shard = context.partition_key
+        problems = schema_problems(vidgen.store, shard, tables)
+        return dg.AssetCheckResult(
+            passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+            description=f"shard {shard}: " + (f"{len(problems)} schema problem(s)" if problems else "schema as documented"),
+            metadata={"shard": shard,
+                      "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")})
 
     return check
 
@@ -74,12 +78,19 @@ def _rate_check(asset: str, name: str, description: str, compute, low_key: str |
     @dg.asset_check(asset=asset, name=name, description=description)
     def check(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
         bounds = vidgen.config["checks"]
-        rate, n = compute(vidgen.store, context.partition_key)
+        shard = context.partition_key
+        rate, n = compute(vidgen.store, shard)
         low = bounds.get(low_key) if low_key else None
         high = bounds.get(high_key) if high_key else None
         ok = n == 0 or ((low is None or rate >= low) and (high is None or rate <= high))
-        return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, metadata={
-            "rate": round(rate, 4), "count": n, "lower_bound": -1.0 if low is None else float(low),
+        # The shard and the figures in one line: the UI's check history and `vidgen curate` show it as is.
+        limits = " and ".join(x for x in (f"at least {low:g}" if low is not None else "",
+                                          f"at most {high:g}" if high is not None else "") if x)
+        what = f"shard {shard}: {name} {rate:.2f} ({round(rate * n)} of {n})"
+        return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, description=(
+            f"{what}, {'within' if ok else 'outside'} the bounds ({limits})" if n else f"shard {shard}: no rows"),
+            metadata={
+            "shard": shard, "rate": round(rate, 4), "count": n, "lower_bound": -1.0 if low is None else float(low),
             "upper_bound": -1.0 if high is None else float(high)})
 
     return check

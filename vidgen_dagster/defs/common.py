@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 
+from ..core.progress import report
 from .resources import VidgenResource
 
 
@@ -13,6 +14,7 @@ def log_progress(context: dg.AssetExecutionContext, verb: str, every_s: float = 
     state = {"last": 0.0}
 
     def progress(done: int, total: int, what: str) -> None:
+        report(verb, done, total, what)  # the CLI's progress bars, when a CLI command runs this in-process
         now = time.monotonic()
         if done == total or now - state["last"] >= every_s or done == 0:
             state["last"] = now
@@ -93,8 +95,10 @@ def accounting_check(asset, name: str, account, description: str) -> dg.AssetChe
 
     @dg.asset_check(asset=asset, name=name, blocking=True, description=description)
     def check(context: dg.AssetCheckExecutionContext, vidgen: VidgenResource) -> dg.AssetCheckResult:
-        problems = account(vidgen.store, context.partition_key)
-        return dg.AssetCheckResult(passed=not problems, metadata={
-            "problems": len(problems), "first_problems": dg.MetadataValue.md("\n".join(problems[:20]) or "none")})
+        shard = context.partition_key
+        problems = account(vidgen.store, shard)
+        return dg.AssetCheckResult(passed=not problems, description=(
+            f"shard {shard}: " + (f"{len(problems)} accounting problem(s)" if problems else "every row accounted for")),
+            metadata={"shard": shard, "problems": len(problems), "first_problems": dg.MetadataValue.md("\n".join(problems[:20]) or "none")})
 
     return check

@@ -81,7 +81,7 @@ def build_tagging_assets(config: dict, home: str) -> list:
 
     @dg.asset(partitions_def=video_shards, group_name="coarse", deps=[motion_scores, text_scores, visual_scores],
               code_version=f"1-{selection_hash(config)}-g{generation}",
-              description="Thresholds (thresholds.*) and category-balanced sampling (sampling.*): every clip "
+              description="Thresholds (`thresholds.*`) and category-balanced sampling (`sampling.*`): every clip "
                           "kept or rejected with all its reasons; filters without scores listed as not applied.")
     def coarse_selection(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = coarse.run_selection(vidgen.store, context.partition_key, vidgen.config)
