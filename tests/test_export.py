@@ -25,6 +25,7 @@ from vidgen_dagster.core import stages
 from vidgen_dagster.core.config import load_config
 from vidgen_dagster.core.cutting import ExportError, cut_clip, output_geometry
 from vidgen_dagster.core.export import export_dataset, wds_key
+from vidgen_dagster.core.export_schema import FIELD_NAMES, OPENSORA_COLUMNS
 from vidgen_dagster.core.media import decode_frames, probe
 from vidgen_dagster.core.store import Store
 
@@ -237,16 +238,19 @@ def _store_with_kept_clips(home: Path, media: Path) -> tuple[Store, dict[str, di
         for c in sorted(store.rows("clips", m.shard), key=lambda r: r["clip_id"]):
             k = seen[c["video_id"]] = seen.get(c["video_id"], -1) + 1
             keep = k == 0 or (k == 1 and paths[c["video_id"]].endswith(ANAMORPHIC))
+            uncaptioned = k == 1  # kept without a caption (captioning off offline): exported, marked so
             row = {"clip_id": c["clip_id"], "shard": m.shard, "video_id": c["video_id"],
                    "state": "kept" if keep else "rejected", "stage": "fine",
-                   "caption": f"Clip {c['clip_id']}: a scene, \"quoted\", with commas." if keep else None,
+                   "caption": f"Clip {c['clip_id']}: a scene, \"quoted\", with commas."
+                   if keep and not uncaptioned else None,
                    "alignment": 0.31, "category": "film", "start_s": c["start_s"], "end_s": c["end_s"],
                    "duration_s": c["duration_s"]}
             rows.append(row)
             vis.append({"clip_id": c["clip_id"], "shard": m.shard, "aesthetic": 5.25, "consistency": 0.9,
                         "status": "ok"})
             mot.append({"clip_id": c["clip_id"], "shard": m.shard, "motion_mean": 1.5, "status": "ok"})
-            txt.append({"clip_id": c["clip_id"], "shard": m.shard, "text_area": 0.01, "status": "ok"})
+            txt.append({"clip_id": c["clip_id"], "shard": m.shard, "text_area": 0.01, "box_count": 2,
+                        "status": "ok"})
             if keep:
                 kept[c["clip_id"]] = {**row, "frames": c["end_frame"] - c["start_frame"]}
         store.write("curated_clips", m.shard, rows)
@@ -273,47 +277,88 @@ def _load_back(out: Path) -> dict[str, dict]:
     return samples
 
 
-def test_export_all_formats_idempotent_and_removal(home, media, tmp_path):
+def _check_loaders(out: Path, kept: dict[str, dict], cache: Path, monkeypatch) -> None:
+    """The folder as the libraries a trainer uses read it: webdataset's tuples, HF datasets' loader."""
+    import webdataset as wds
+
+    urls = [str(p) for p in sorted((out / "webdataset").glob("shard-*.tar"))]
+    pairs = list(wds.WebDataset(urls, shardshuffle=False).decode().to_tuple("mp4", "txt", "json"))
+    assert len(pairs) == len(kept)
+    for mp4, txt, meta in pairs:
+        assert txt == (kept[meta["clip_id"]]["caption"] or "") and mp4[4:8] == b"ftyp"
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets
+
+    ds = datasets.load_dataset(str(out), cache_dir=str(cache))["train"]
+    assert ds.num_rows == len(kept) and {"video", "caption", "captioned", "aesthetic", "alignment"} <= set(
+        ds.column_names)
+    # Decoding the video column needs torchcodec (FFmpeg shared libraries), not installed here: read the
+    # files it points at instead, which is what the decoder would open.
+    rows = ds.cast_column("video", datasets.Video(decode=False)).to_list()
+    assert sorted(r["clip_id"] for r in rows) == sorted(kept)
+    for r in rows:
+        assert r["caption"] == (kept[r["clip_id"]]["caption"] or "") and r["aesthetic"] == 5.25
+        assert Path(r["video"]["path"]).resolve() == (out / r["file"]).resolve()
+
+
+def test_export_all_formats_idempotent_and_removal(home, media, tmp_path, monkeypatch):
     store, kept = _store_with_kept_clips(home, media)
     assert len({r["shard"] for r in kept.values()}) == 2 and len(kept) == 4
+    assert sum(r["caption"] is None for r in kept.values()) == 1
     out = tmp_path / "dataset"
     s1 = export_dataset(store, out, clips_per_tar=2, max_short_side=144)
     assert s1["clips"] == len(kept) and s1["cut"] == len(kept) and s1["reused"] == 0 and not s1["failed"]
     assert sum(s1["methods"].values()) == len(kept) and s1["tars"] == (len(kept) + 1) // 2
 
-    # WebDataset: every sample's mp4 decodes to the recorded frame count; its json has the caption.
+    # WebDataset: every sample's mp4 decodes to the recorded frame count; its json is the record, its txt
+    # the caption (empty for the uncaptioned clip, which the record marks captioned: false).
     samples = _load_back(out)
     assert set(samples) == {wds_key(c) for c in kept}
     for sample in samples.values():
         meta = json.loads(sample["json"])
         clip = kept[meta["clip_id"]]
-        assert meta["caption"] == clip["caption"] and meta["num_frames"] == clip["frames"]
-        assert meta["aesthetic"] == 5.25 and meta["motion"] == 1.5 and meta["ocr"] == 0.01
+        assert tuple(meta) == tuple(sorted(FIELD_NAMES))  # the one schema, nothing else
+        assert meta["caption"] == (clip["caption"] or "") == sample["txt"].decode()
+        assert meta["captioned"] is (clip["caption"] is not None)
+        assert meta["num_frames"] == clip["frames"]
+        assert meta["aesthetic"] == 5.25 and meta["motion"] == 1.5 and meta["text_area"] == 0.01
+        assert meta["text_boxes"] == 2 and meta["alignment"] == 0.31 and meta["category"] == "film"
         with av.open(io.BytesIO(sample["mp4"])) as c:
             decoded = [f for f in c.decode(video=0)]
         assert len(decoded) == meta["num_frames"]
         assert (decoded[0].width, decoded[0].height) == (meta["width"], meta["height"])
         assert min(meta["width"], meta["height"]) == 144
-        if meta["video"].endswith(ROTATED):
+        if meta["video_path"].endswith(ROTATED):
             assert meta["height"] > meta["width"]  # the rotated source comes out portrait
 
-    # CSV / JSONL / Parquet agree with each other and with the tars.
+    # CSV (Open-Sora's columns) / JSONL / Parquet / HF metadata agree with each other and with the tars.
     with open(out / "opensora.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0])[:6] == ["path", "text", "num_frames", "height", "width", "fps"]
+    assert tuple(rows[0])[:len(OPENSORA_COLUMNS)] == OPENSORA_COLUMNS == (
+        "path", "text", "num_frames", "height", "width", "aspect_ratio", "fps", "resolution", "aes", "flow",
+        "ocr", "match")
     lines = [json.loads(x) for x in (out / "vidgen.jsonl").read_text().splitlines()]
     table = pq.read_table(out / "clips.parquet").to_pylist()
-    assert [r["clip_id"] for r in rows] == [x["vid"] for x in lines] == [t["clip_id"] for t in table] \
-        == sorted(kept)
-    for r, x, t in zip(rows, lines, table, strict=True):
+    hf = [json.loads(x) for x in (out / "clips" / "metadata.jsonl").read_text().splitlines()]
+    assert [r["clip_id"] for r in rows] == [x["clip_id"] for x in lines] == [t["clip_id"] for t in table] \
+        == [h["clip_id"] for h in hf] == sorted(kept)
+    assert list(pq.read_schema(out / "clips.parquet").names) == list(FIELD_NAMES)
+    for r, x, t, h in zip(rows, lines, table, hf, strict=True):
         meta = json.loads(samples[t["key"]]["json"])
-        assert r["text"] == x["caption"] == t["caption"] == meta["caption"]
-        assert int(r["num_frames"]) == x["num_frames"] == t["num_frames"] == meta["num_frames"]
-        assert [int(r["height"]), int(r["width"])] == x["resolution"] == [t["height"], t["width"]]
-        assert float(r["fps"]) == x["fps"] == t["fps"] and float(r["aes"]) == x["aesthetic"] == 5.25
-        assert r["path"] == x["path"] == t["path"] and Path(t["path"]).is_file()
-        assert Path(t["path"]).read_bytes() == samples[t["key"]]["mp4"]
+        assert x == t == meta == {k: v for k, v in h.items() if k != "file_name"}
+        assert (out / "clips" / h["file_name"]).is_file() and f"clips/{h['file_name']}" == t["file"]
+        assert r["text"] == t["caption"] and r["captioned"] == str(t["captioned"])
+        h_, w_ = int(r["height"]), int(r["width"])
+        assert int(r["num_frames"]) == t["num_frames"] and [h_, w_] == [t["height"], t["width"]]
+        assert int(r["resolution"]) == h_ * w_ and float(r["aspect_ratio"]) == pytest.approx(h_ / w_, abs=1e-6)
+        assert float(r["fps"]) == t["fps"] and float(r["aes"]) == 5.25 and float(r["flow"]) == 1.5
+        assert int(r["ocr"]) == 2 and float(r["match"]) == 0.31 and float(r["text_area"]) == 0.01
+        assert r["path"] == str(out / t["file"]) and Path(r["path"]).is_file()
+        assert Path(r["path"]).read_bytes() == samples[t["key"]]["mp4"]
         assert t["tar"].startswith("webdataset/shard-")
+    _check_loaders(out, kept, tmp_path / "hf_cache", monkeypatch)
 
     # Exporting again: nothing cut, every byte the same.
     before = _hashes(out)
@@ -335,6 +380,7 @@ def test_export_all_formats_idempotent_and_removal(home, media, tmp_path):
     assert not (out / "clips" / f"{key}.mp4").exists()
     assert key not in _load_back(out)
     assert gone not in (out / "opensora.csv").read_text() and gone not in (out / "vidgen.jsonl").read_text()
+    assert gone not in (out / "clips" / "metadata.jsonl").read_text()
     assert gone not in pq.read_table(out / "clips.parquet").column("clip_id").to_pylist()
     assert gone not in json.loads((out / "manifest.json").read_text())["clips"]
     assert len(list((out / "webdataset").glob("*.tar"))) == s3["tars"] == (len(kept) - 1 + 1) // 2
@@ -366,11 +412,14 @@ def test_export_copies_where_exact_and_reports_clips_it_cannot_cut(home, tmp_pat
                                          "caption": "A white bar slides right."}
                                         for cid, (vid, _, _) in spans.items()])
     (tmp_path / "out" / "clips").mkdir(parents=True)
-    (tmp_path / "out" / "clips" / ".x.mp4.0123456789ab.tmp").write_bytes(b"left by a killed run")
+    # A temporary name in our pattern but not this folder's export id: someone else's, left alone.
+    (tmp_path / "out" / "clips" / ".x.mp4.0123456789ab.tmp").write_bytes(b"left by someone")
     summary = export_dataset(store, tmp_path / "out")
     assert summary["clips"] == 2 and summary["methods"] == {"copy": 1, "reencode": 1}
     assert list(summary["failed"]) == ["v-gone-0000"] and summary["failed"]["v-gone-0000"].startswith("open_failed")
-    assert sorted(p.name for p in (tmp_path / "out" / "clips").iterdir()) == ["v-gop-0000.mp4", "v-gop-0001.mp4"]
+    assert sorted(p.name for p in (tmp_path / "out" / "clips").iterdir()) == \
+        [".x.mp4.0123456789ab.tmp", "metadata.jsonl", "v-gop-0000.mp4", "v-gop-0001.mp4"]
+    assert (tmp_path / "out" / "clips" / ".x.mp4.0123456789ab.tmp").read_bytes() == b"left by someone"
     table = pq.read_table(tmp_path / "out" / "clips.parquet").to_pylist()
     assert [(t["clip_id"], t["method"], t["num_frames"]) for t in table] == \
         [("v-gop-0000", "copy", 20), ("v-gop-0001", "reencode", 14)]

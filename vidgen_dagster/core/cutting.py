@@ -32,7 +32,7 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -57,6 +57,14 @@ class ExportError(VidgenError):
     """A clip could not be cut exactly, or the export's inputs are inconsistent."""
 
     code = "export_failed"
+
+
+class ExportRefusedError(ExportError):
+    """The export folder holds something this tool did not write where it would write or remove a file
+    (a foreign or tampered manifest, a path escaping the folder, a symlink, a file changed since it was
+    exported): nothing was touched."""
+
+    code = "export_refused"
 
 
 @dataclass(frozen=True)
@@ -166,11 +174,15 @@ def _clip_fields(clip: dict) -> tuple[int, int, float, float]:
     return start, end, start_s, end_s
 
 
-_TMP_RE = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+def _tmp_name(out_path: Path, tag: str | None = None) -> Path:
+    """Hidden temporary name next to ``out_path``; ``tag`` (12 hex, the export id's head) marks it as one
+    export's own, so only that export ever sweeps it."""
+    return out_path.with_name(f".{out_path.name}.{tag or uuid.uuid4().hex[:12]}.tmp")
 
 
-def _tmp_name(out_path: Path) -> Path:
-    return out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:12]}.tmp")
+def tmp_pattern(tag: str) -> re.Pattern:
+    """Names :func:`_tmp_name` gives with ``tag``."""
+    return re.compile(rf"^\..+\.{re.escape(tag)}\.tmp$")
 
 
 def _remove(path: Path) -> None:
@@ -367,18 +379,23 @@ def cut_clip(
     preset: str = "veryfast",
     max_short_side: int | None = None,
     allow_copy: bool = True,
+    tmp_tag: str | None = None,
+    commit: Callable[[Path, Path, CutInfo], None] | None = None,
 ) -> CutInfo:
     """Cut frames ``[clip.start_frame, clip.end_frame)`` of one stream into an MP4 at ``out_path``.
 
     ``clip`` is a ``clips`` row (``start_frame``, ``end_frame``, ``start_s``, ``end_s``); ``start_time_s``
     the stream's first timestamp (``videos.start_time_s``). See the module docstring for the copy /
     re-encode rules. Raises :class:`ExportError` when the frames cannot be cut exactly.
+    ``tmp_tag`` names the temporary file (see :func:`_tmp_name`); ``commit(tmp, out_path, info)``, when
+    given, moves the verified file into place instead of a plain rename (the export records the file's
+    hash first, so a killed export still knows the file is its own).
     """
     start, end, start_s, end_s = _clip_fields(clip)
     n = end - start
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(out_path)
+    tmp = _tmp_name(out_path, tmp_tag)
     container = _open(src_path)
     try:
         stream = container.streams[stream_index]
@@ -411,15 +428,19 @@ def cut_clip(
             out_span = out_times[-1] - out_times[0] if out_times else 0.0
             if abs(out_span - src_span) > max(2 * float(tb or 0), 1e-3):
                 raise ExportError(f"cut spans {out_span:.6f}s, source frames span {src_span:.6f}s")
-        os.replace(tmp, out_path)
+        duration = round(end_s - start_s, 6)
+        fps = round(n / duration, 3) if duration > 0 else 0.0
+        info = CutInfo(n, width, height, fps, duration, method)
+        if commit is None:
+            os.replace(tmp, out_path)
+        else:
+            commit(tmp, out_path, info)
     except BaseException:
         _remove(tmp)
         raise
     finally:
         container.close()
-    duration = round(end_s - start_s, 6)
-    fps = round(n / duration, 3) if duration > 0 else 0.0
-    return CutInfo(n, width, height, fps, duration, method)
+    return info
 
 
 def _first_rotation(container, stream) -> int:

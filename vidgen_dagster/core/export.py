@@ -1,27 +1,34 @@
 """Export the kept clips as a training dataset: frame-exact MP4 cuts (:mod:`.cutting`) plus
-WebDataset / CSV / JSONL / Parquet.
+WebDataset / CSV / JSONL / Parquet and a Hugging Face loadable folder.
 
 Export (:func:`export_dataset`)
-    Every shard's ``curated_clips`` rows with ``state == "kept"``, joined to ``clips`` (frame range),
-    ``videos`` (path, stream, sha256) and the score tables. Layout under ``out_dir``::
+    Every shard's ``curated_clips`` rows with ``state == "kept"`` (captioned or not: ``captioned`` says
+    which), joined to ``clips`` (frame range), ``videos`` (path, stream, sha256) and the score tables.
+    Layout under ``out_dir`` (fields: :mod:`.export_schema`, one schema for our own formats)::
 
         clips/<key>.mp4                     one cut per clip (key = clip_id made WebDataset-safe)
-        webdataset/shard-000000.tar ...     <key>.json + <key>.mp4 per clip, clips_per_tar per tar
-        opensora.csv                        Open-Sora columns (path is absolute)
-        vidgen.jsonl                        VidGen-1M-style records
-        clips.parquet                       every field, plus the tar each clip is in
-        manifest.json                       what was cut from what (drives reuse and removal)
+        clips/metadata.jsonl                Hugging Face videofolder metadata (file_name + the record)
+        README.md                           dataset card; its YAML header makes load_dataset(out_dir) work
+        webdataset/shard-000000.tar ...     <key>.mp4 + <key>.json + <key>.txt per clip, clips_per_tar per tar
+        opensora.csv                        Open-Sora's columns and meanings (path is absolute), then ours
+        vidgen.jsonl                        one record per line
+        clips.parquet                       one record per row, plus the tar each clip is in
+        manifest.json                       export id, every file written (size, mtime, sha256), what was
+                                            cut from what (drives reuse and removal)
 
     A clip is re-cut only when its source (video sha256, stream, frame range, times) or the cut settings
     change; a clip no longer kept disappears from every output. Rows are sorted by ``clip_id``, tar
     headers are fixed (mtime 0, uid/gid 0, empty user/group names), JSON keys are sorted and files whose
     bytes would not change are not rewritten, so exporting twice gives byte-identical outputs. One
     export may run on an ``out_dir`` at a time (no locking).
+
+    Safety (:mod:`.export_folder`): only files an export of this tool wrote into ``out_dir``, unchanged
+    since, are ever removed or replaced; a foreign manifest, a symlink, or someone else's file where the
+    export would write makes it refuse (:class:`ExportRefusedError`) before it touches anything.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -37,34 +44,21 @@ from pathlib import Path
 from typing import Any
 
 import av
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from .cutting import _TMP_RE, CUT_VERSION, ExportError, _remove, _tmp_name, cut_clip
+from . import export_schema as schema
+from .cutting import CUT_VERSION, ExportError, ExportRefusedError, _remove, cut_clip
 from .errors import VidgenError
+from .export_folder import ExportFolder
 from .store import Store
 
-MANIFEST_VERSION = 1
-_TAR_NAME = re.compile(r"^shard-\d{6}\.tar$")  # shard tars an export writes
+__all__ = ["FORMATS", "ExportError", "ExportRefusedError", "export_dataset", "wds_key"]
+
 _KEY_BAD = re.compile(r"[^A-Za-z0-9_-]")  # characters WebDataset keys avoid
 FORMATS = ("webdataset", "csv", "jsonl", "parquet")
-OPENSORA_COLUMNS = (
-    "path", "text", "num_frames", "height", "width", "fps", "aes", "flow", "ocr", "category", "alignment",
-    "clip_id", "video_path", "start_s", "end_s",
-)
+FORMAT_FILES = {"csv": "opensora.csv", "jsonl": "vidgen.jsonl", "parquet": "clips.parquet"}
+HF_FILES = ("clips/metadata.jsonl", "README.md")  # always: the folder itself is the Hugging Face dataset
 
 Progress = Callable[[int, int, str], None]
-
-PARQUET_SCHEMA = pa.schema([
-    ("clip_id", pa.string()), ("key", pa.string()), ("path", pa.string()), ("rel_path", pa.string()),
-    ("caption", pa.string()), ("num_frames", pa.int64()), ("fps", pa.float64()), ("height", pa.int64()),
-    ("width", pa.int64()), ("start_s", pa.float64()), ("end_s", pa.float64()), ("duration_s", pa.float64()),
-    ("category", pa.string()), ("aesthetic", pa.float64()), ("consistency", pa.float64()),
-    ("alignment", pa.float64()), ("motion", pa.float64()), ("ocr", pa.float64()), ("video_id", pa.string()),
-    ("video_path", pa.string()), ("shard", pa.string()), ("start_frame", pa.int64()), ("end_frame", pa.int64()),
-    ("method", pa.string()), ("tar", pa.string()),
-])
-
 
 
 def wds_key(clip_id: str) -> str:
@@ -80,6 +74,11 @@ def _num(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(v) else v
+
+
+def _int(x: Any) -> int | None:
+    v = _num(x)
+    return None if v is None else int(v)
 
 
 def _by_clip(store: Store, table: str, columns: list[str]) -> dict[str, dict]:
@@ -101,7 +100,7 @@ def _gather(store: Store) -> tuple[list[dict], dict[str, str]]:
     videos = {r["video_id"]: r for r in store.rows("videos")}
     vis = _by_clip(store, "visual_scores", ["aesthetic", "consistency"])
     mot = _by_clip(store, "motion_scores", ["motion_mean"])
-    txt = _by_clip(store, "text_scores", ["text_area"])
+    txt = _by_clip(store, "text_scores", ["text_area", "box_count"])
     items: dict[str, dict] = {}
     problems: dict[str, str] = {}
     keys: dict[str, str] = {}
@@ -117,6 +116,9 @@ def _gather(store: Store) -> tuple[list[dict], dict[str, str]]:
         if video is None or not video.get("path"):
             problems[cid] = "no videos row for this clip's video"
             continue
+        if video.get("status") not in (None, "ok"):  # missing, superseded (replaced in place): not its frames
+            problems[cid] = f"source video is {video['status']}"
+            continue
         key = wds_key(cid)
         if key in keys:  # two ids that only differ in unsafe characters
             key = f"{key}_{hashlib.sha256(cid.encode()).hexdigest()[:8]}"
@@ -128,12 +130,16 @@ def _gather(store: Store) -> tuple[list[dict], dict[str, str]]:
             "video_sha256": video.get("sha256") or f"{video['path']}:{video.get('size_bytes')}",
             "start_frame": int(span["start_frame"]), "end_frame": int(span["end_frame"]),
             "start_s": float(span["start_s"]), "end_s": float(span["end_s"]),
-            "caption": c.get("caption") or "", "category": c.get("category"),
+            "caption": c.get("caption") or "",
+            # curated_clips may say so itself; otherwise a caption is what makes a clip captioned
+            "captioned": bool(c["captioned"]) if c.get("captioned") is not None else bool(c.get("caption")),
+            "category": c.get("category"),
             "alignment": _num(c.get("alignment")),
             "aesthetic": _num(vis.get(cid, {}).get("aesthetic")),
             "consistency": _num(vis.get(cid, {}).get("consistency")),
             "motion": _num(mot.get(cid, {}).get("motion_mean")),
-            "ocr": _num(txt.get(cid, {}).get("text_area")),
+            "text_area": _num(txt.get(cid, {}).get("text_area")),
+            "text_boxes": _int(txt.get(cid, {}).get("box_count")),
         }
     return [items[k] for k in sorted(items)], problems
 
@@ -142,54 +148,6 @@ def _cut_key(item: dict, settings: dict) -> str:
     source = {k: item[k] for k in ("video_sha256", "stream_index", "start_frame", "end_frame", "start_s", "end_s")}
     blob = json.dumps({"v": CUT_VERSION, "source": source, "settings": settings}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def _write_if_changed(path: Path, payload: bytes) -> bool:
-    """Atomically replace ``path`` with ``payload`` unless it already holds exactly those bytes."""
-    if path.is_file() and path.stat().st_size == len(payload) and path.read_bytes() == payload:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    try:
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
-    return True
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _load_manifest(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return {"version": MANIFEST_VERSION, "clips": {}, "tars": {}, "formats": []}
-    if data.get("version") != MANIFEST_VERSION:
-        return {"version": MANIFEST_VERSION, "clips": {}, "tars": {}, "formats": []}
-    data.setdefault("clips", {})
-    data.setdefault("tars", {})
-    data.setdefault("formats", [])
-    return data
-
-
-def _save_manifest(path: Path, manifest: dict) -> None:
-    _write_if_changed(path, json.dumps(manifest, sort_keys=True, indent=1).encode() + b"\n")
-
-
-def _sample_json(rec: dict) -> dict:
-    """The per-clip ``.json`` of a WebDataset sample."""
-    return {
-        "caption": rec["caption"], "clip_id": rec["clip_id"], "video_id": rec["video_id"],
-        "video": rec["video_path"], "start": rec["start_s"], "end": rec["end_s"], "duration": rec["duration_s"],
-        "start_frame": rec["start_frame"], "end_frame": rec["end_frame"], "num_frames": rec["num_frames"],
-        "fps": rec["fps"], "width": rec["width"], "height": rec["height"], "category": rec["category"],
-        "aesthetic": rec["aesthetic"], "consistency": rec["consistency"], "alignment": rec["alignment"],
-        "motion": rec["motion"], "ocr": rec["ocr"],
-    }
 
 
 def _tar_info(name: str, size: int) -> tarfile.TarInfo:
@@ -203,10 +161,10 @@ def _tar_info(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
-def _write_tar(path: Path, members: list[tuple[str, bytes | Path]]) -> None:
-    """A tar with fixed headers, streamed to a temporary name (clips are not held in memory), then renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
+def _write_tar(folder: ExportFolder, rel: str, members: list[tuple[str, bytes | Path]]) -> None:
+    """A tar with fixed headers, streamed to a temporary name (clips are not held in memory), then committed."""
+    folder.path(rel).parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.tmp(rel)
     try:
         with open(tmp, "wb") as f, tarfile.open(fileobj=f, mode="w", format=tarfile.GNU_FORMAT) as tar:
             for name, data in members:
@@ -215,45 +173,10 @@ def _write_tar(path: Path, members: list[tuple[str, bytes | Path]]) -> None:
                         tar.addfile(_tar_info(name, os.fstat(src.fileno()).st_size), src)
                 else:
                     tar.addfile(_tar_info(name, len(data)), io.BytesIO(data))
-        os.replace(tmp, path)
+        folder.commit(tmp, rel)
     except BaseException:
         _remove(tmp)
         raise
-
-
-def _csv_bytes(records: list[dict]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(OPENSORA_COLUMNS)
-    for r in records:
-        row = {
-            "path": r["path"], "text": r["caption"], "num_frames": r["num_frames"], "height": r["height"],
-            "width": r["width"], "fps": r["fps"], "aes": r["aesthetic"], "flow": r["motion"], "ocr": r["ocr"],
-            "category": r["category"], "alignment": r["alignment"], "clip_id": r["clip_id"],
-            "video_path": r["video_path"], "start_s": r["start_s"], "end_s": r["end_s"],
-        }
-        w.writerow(["" if row[c] is None else row[c] for c in OPENSORA_COLUMNS])
-    return buf.getvalue().encode()
-
-
-def _jsonl_bytes(records: list[dict]) -> bytes:
-    lines = []
-    for r in records:
-        lines.append(_json_bytes({
-            "vid": r["clip_id"], "caption": r["caption"], "path": r["path"], "start": r["start_s"],
-            "end": r["end_s"], "duration": r["duration_s"], "num_frames": r["num_frames"], "fps": r["fps"],
-            "resolution": [r["height"], r["width"]], "category": r["category"], "aesthetic": r["aesthetic"],
-            "consistency": r["consistency"], "alignment": r["alignment"], "motion": r["motion"], "ocr": r["ocr"],
-        }))
-    return b"".join(line + b"\n" for line in lines)
-
-
-def _parquet_bytes(records: list[dict]) -> bytes:
-    table = pa.Table.from_pylist([{k: r.get(k) for k in PARQUET_SCHEMA.names} for r in records],
-                                 schema=PARQUET_SCHEMA)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes()
 
 
 def _noop(done: int, total: int, what: str) -> None:
@@ -274,9 +197,12 @@ def export_dataset(
 ) -> dict:
     """Cut (or reuse) every kept clip of every shard and write the requested formats under ``out_dir``.
 
-    Formats not requested this time that an earlier export wrote are deleted, so no output keeps a clip
-    that is no longer kept. A clip that cannot be cut is left out and reported under ``failed``.
-    Returns a summary: clips, cut, reused, removed, failed, bytes, files per format, methods.
+    Files an earlier export wrote that this one does not (formats not requested, clips no longer kept,
+    tars of a larger export) are deleted, so no output keeps a clip that is no longer kept. A clip that
+    cannot be cut is left out and reported under ``failed``. Raises :class:`ExportRefusedError` (nothing
+    touched) when ``out_dir`` holds a manifest or a file at one of the export's names that no export of
+    this tool wrote there. Returns a summary: clips, cut, reused, removed, failed, bytes, files per
+    format, methods, ``left`` (files an earlier export wrote that someone changed since: not removed).
     """
     t0 = time.perf_counter()
     formats = tuple(dict.fromkeys(formats))
@@ -286,128 +212,125 @@ def export_dataset(
     if clips_per_tar < 1:
         raise ExportError("clips_per_tar must be at least 1")
     progress = progress or _noop
-    out = Path(out_dir).expanduser().resolve()
-    clips_dir = out / "clips"
-    clips_dir.mkdir(parents=True, exist_ok=True)
-    manifest_path = out / "manifest.json"
-    manifest = _load_manifest(manifest_path)
+    folder = ExportFolder(out_dir)  # refuses a manifest that is not ours, touching nothing
+    out = folder.root
+    manifest = folder.manifest
     settings = {"crf": crf, "preset": preset, "max_short_side": max_short_side, "allow_copy": allow_copy}
 
     items, failed = _gather(store)
+    # Every file this run may write must be absent or ours before anything is touched.
+    n_tars = math.ceil(len(items) / clips_per_tar) if "webdataset" in formats else 0
+    tar_rels = [f"webdataset/shard-{s:06d}.tar" for s in range(n_tars)]
+    targets = ([f"clips/{it['key']}.mp4" for it in items] + tar_rels
+               + [FORMAT_FILES[f] for f in formats if f in FORMAT_FILES] + list(HF_FILES))
+    folder.check_targets(targets)
+    folder.begin()
+
     wanted = {it["clip_id"] for it in items}
     old = manifest["clips"]
     removed = 0
-    for cid in sorted(set(old) - wanted):  # no longer kept
-        _remove(out / old[cid]["file"])
+    for cid in sorted(set(old) - wanted):  # no longer kept: its file goes in the prune below
         del old[cid]
         removed += 1
 
     records: list[dict] = []
+    written: set[str] = set()
     cut_now = reused = 0
     methods: Counter = Counter()
     last_save = time.monotonic()
     for i, it in enumerate(items):
         progress(i, len(items), it["clip_id"])
+        cid = it["clip_id"]
         key = _cut_key(it, settings)
         rel = f"clips/{it['key']}.mp4"
-        entry = old.get(it["clip_id"])
-        path = out / rel
-        if (entry and entry["cut_key"] == key and entry["file"] == rel and path.is_file()
-                and path.stat().st_size == entry["bytes"]):
+        entry = old.get(cid)
+        if entry and entry["cut_key"] == key and entry["file"] == rel and folder.state(rel) == "ours":
             entry["video_path"] = it["video_path"]  # the same content may have moved
             reused += 1
         else:
-            if entry and entry["file"] != rel:
-                _remove(out / entry["file"])
-            old.pop(it["clip_id"], None)
+            old.pop(cid, None)
+
+            def commit(tmp: Path, _path: Path, info, rel=rel, cid=cid, key=key, it=it) -> None:
+                folder.commit(tmp, rel, (cid, {
+                    "cut_key": key, "file": rel, "info": asdict(info), "video_path": it["video_path"],
+                    "start_frame": it["start_frame"], "end_frame": it["end_frame"]}))
+
             try:
-                info = cut_clip(it["video_path"], it["stream_index"], it["start_time_s"], it, path, crf=crf,
-                                preset=preset, max_short_side=max_short_side, allow_copy=allow_copy)
+                cut_clip(it["video_path"], it["stream_index"], it["start_time_s"], it, folder.path(rel), crf=crf,
+                         preset=preset, max_short_side=max_short_side, allow_copy=allow_copy,
+                         tmp_tag=folder.tag, commit=commit)
             except (VidgenError, av.error.FFmpegError, OSError) as exc:
-                _remove(path)
-                failed[it["clip_id"]] = exc.record() if isinstance(exc, VidgenError) else f"{type(exc).__name__}: {exc}"
-                continue
-            entry = {"cut_key": key, "file": rel, "bytes": path.stat().st_size, "info": asdict(info),
-                     "video_path": it["video_path"], "start_frame": it["start_frame"],
-                     "end_frame": it["end_frame"]}
-            old[it["clip_id"]] = entry
+                if isinstance(exc, ExportRefusedError):
+                    raise
+                failed[cid] = exc.record() if isinstance(exc, VidgenError) else f"{type(exc).__name__}: {exc}"
+                continue  # an earlier cut of it at rel is pruned below
+            entry = old[cid]
             cut_now += 1
-            if time.monotonic() - last_save > 10:  # a killed export keeps most of its cuts
-                _save_manifest(manifest_path, manifest)
+            if time.monotonic() - last_save > 10:  # a killed export keeps most of its cuts (and the journal the rest)
+                folder.save()
                 last_save = time.monotonic()
+        written.add(rel)
         info = entry["info"]
         methods[info["method"]] += 1
         records.append({
-            **{k: it[k] for k in ("clip_id", "key", "caption", "category", "alignment", "aesthetic", "consistency",
-                                  "motion", "ocr", "video_id", "video_path", "shard", "start_frame",
-                                  "end_frame", "start_s", "end_s")},
-            "path": str(out / rel), "rel_path": rel, "num_frames": info["num_frames"], "fps": info["fps"],
-            "width": info["width"], "height": info["height"], "duration_s": info["duration_s"],
-            "method": info["method"], "tar": None, "cut_key": entry["cut_key"],
+            **{k: it[k] for k in ("clip_id", "key", "caption", "captioned", "category", "alignment", "aesthetic",
+                                  "consistency", "motion", "text_area", "text_boxes", "video_id", "video_path",
+                                  "shard", "start_frame", "end_frame", "start_s", "end_s")},
+            "file": rel, "num_frames": info["num_frames"], "fps": info["fps"], "width": info["width"],
+            "height": info["height"], "duration_s": info["duration_s"], "method": info["method"], "tar": None,
+            "cut_key": entry["cut_key"],
         })
     progress(len(items), len(items), "cut")
 
-    # Temporary files of a killed run. Nothing else is pruned here: clips no longer kept were removed
-    # through the manifest above, so files this export did not write (the folder may hold others) stay.
-    owned = {Path(e["file"]).name for e in old.values()}
-    for f in clips_dir.iterdir():
-        if f.is_file() and f.name not in owned and f.name.endswith(".tmp"):
-            _remove(f)
-
-    for f in out.iterdir():  # temporary files of a killed export
-        if f.is_file() and _TMP_RE.match(f.name):
-            _remove(f)
-
-    files: dict[str, Any] = {"clips": str(clips_dir), "manifest": str(manifest_path)}
-    wds_dir = out / "webdataset"
+    files: dict[str, Any] = {"clips": str(out / "clips"), "manifest": str(out / "manifest.json")}
     tars: dict[str, str] = {}
     if "webdataset" in formats:
-        shards = [records[k:k + clips_per_tar] for k in range(0, len(records), clips_per_tar)]
-        for s, group in enumerate(shards):
-            name = f"shard-{s:06d}.tar"
+        for s in range(0, len(records), clips_per_tar):
+            rel = f"webdataset/shard-{s // clips_per_tar:06d}.tar"
+            name = rel.split("/", 1)[1]
             members: list[tuple[str, bytes | Path]] = []
             sig = hashlib.sha256()
-            for r in group:
-                r["tar"] = f"webdataset/{name}"
-                meta = _json_bytes(_sample_json(r))
-                members += [(f"{r['key']}.json", meta), (f"{r['key']}.mp4", out / r["rel_path"])]
-                sig.update(meta + b"\0" + r["cut_key"].encode() + b"\0")
+            for r in records[s:s + clips_per_tar]:
+                r["tar"] = rel
+                meta = schema.sample_members(r)
+                members += [*meta, (f"{r['key']}.mp4", out / r["file"])]
+                sig.update(b"".join(m[1] + b"\0" for m in meta) + r["cut_key"].encode() + b"\0")
             signature = sig.hexdigest()
-            tar_path = wds_dir / name
             prev = manifest["tars"].get(name)
-            if not (prev and prev["sig"] == signature and tar_path.is_file()
-                    and tar_path.stat().st_size == prev["bytes"]):
-                _write_tar(tar_path, members)
+            if not (prev and prev.get("sig") == signature and folder.state(rel) == "ours"):
+                _write_tar(folder, rel, members)
             tars[name] = signature
-            manifest["tars"][name] = {"sig": signature, "bytes": tar_path.stat().st_size}
-        files["webdataset"] = [str(wds_dir / n) for n in tars]
-    for name in list(manifest["tars"]):
-        if name not in tars:
-            del manifest["tars"][name]
-    if wds_dir.is_dir():
-        for f in wds_dir.iterdir():
-            if f.is_file() and f.name not in tars and (_TAR_NAME.match(f.name) or f.name.endswith(".tmp")):
-                _remove(f)  # a shard tar of an earlier, larger export (or a temp file); nothing else
+            manifest["tars"][name] = {"sig": signature}
+            written.add(rel)
+        files["webdataset"] = [str(out / "webdataset" / n) for n in tars]
+    manifest["tars"] = {n: v for n, v in manifest["tars"].items() if n in tars}
 
-    writers = {
-        "csv": ("opensora.csv", _csv_bytes),
-        "jsonl": ("vidgen.jsonl", _jsonl_bytes),
-        "parquet": ("clips.parquet", _parquet_bytes),
-    }
-    for fmt, (name, render) in writers.items():
-        if fmt in formats:
-            _write_if_changed(out / name, render(records))
-            files[fmt] = str(out / name)
-        elif fmt in (manifest.get("formats") or []):
-            _remove(out / name)  # an earlier export's file would list clips no longer kept
+    renders = {"csv": lambda: schema.csv_bytes(records, str(out)), "jsonl": lambda: schema.jsonl_bytes(records),
+               "parquet": lambda: schema.parquet_bytes(records)}
+    for fmt in formats:
+        if fmt in FORMAT_FILES:
+            folder.write_bytes(FORMAT_FILES[fmt], renders[fmt]())
+            written.add(FORMAT_FILES[fmt])
+            files[fmt] = str(out / FORMAT_FILES[fmt])
+    folder.write_bytes("clips/metadata.jsonl", schema.hf_metadata_bytes(records))
+    folder.write_bytes("README.md", schema.dataset_card(records, manifest["export_id"], formats))
+    written.update(HF_FILES)
+    files["huggingface"] = str(out)
+
+    # Everything an earlier export wrote that this one did not: clips no longer kept or that failed now,
+    # tars of a larger export, formats not requested. Only our own unchanged files go (see ExportFolder).
+    for rel in sorted(set(manifest["files"]) - written):
+        folder.remove(rel)
     manifest["formats"] = list(formats)
-    _save_manifest(manifest_path, manifest)
+    folder.save()
+    folder.sweep_tmp()
     progress(len(items), len(items), "done")
 
-    clip_bytes = sum(e["bytes"] for e in old.values())
-    out_bytes = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    clip_bytes = sum(manifest["files"][e["file"]]["bytes"] for e in old.values())
+    out_bytes = sum(f.stat().st_size for f in out.rglob("*") if f.is_file() and not f.is_symlink())
     return {
         "clips": len(records), "cut": cut_now, "reused": reused, "removed": removed, "failed": failed,
         "bytes": clip_bytes, "output_bytes": out_bytes, "files": files, "methods": dict(sorted(methods.items())),
-        "tars": len(tars), "seconds": round(time.perf_counter() - t0, 3),
+        "tars": len(tars), "left": sorted(folder.left), "export_id": manifest["export_id"],
+        "seconds": round(time.perf_counter() - t0, 3),
     }
