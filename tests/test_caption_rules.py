@@ -7,7 +7,6 @@ evaluation prints per-label precision/recall (``pytest -s``) and asserts both >=
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -91,20 +90,6 @@ def test_flagged_matches_labels():
         assert result.flagged == any(result.labels.values())
         for label in LABELS:  # evidence exactly when positive
             assert bool(result.reasons[label]) == result.labels[label], (it["id"], label)
-
-
-def test_speed_well_under_a_millisecond():
-    captions = [(it["caption"], it.get("finish_reason")) for it in ITEMS]
-    for caption, finish in captions:  # warm up
-        check_caption(caption, finish)
-    rounds = 5
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for caption, finish in captions:
-            check_caption(caption, finish)
-    per_caption = (time.perf_counter() - start) / (rounds * len(captions))
-    print(f"\ncheck_caption: {per_caption * 1e6:.0f} us per caption")
-    assert per_caption < 1e-3
 
 
 def test_deterministic():
