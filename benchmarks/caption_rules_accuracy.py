@@ -2,8 +2,9 @@
 
 ``tests/data/captions_unseen.jsonl`` (labelling guideline: ``tests/data/captions_unseen.md``) is split
 deterministically into a tuning half and a held-out half, stratified by label combination
-(``tests/caption_eval.py``). Prints the per-label table for the tuning half, then the held-out half, and the
-original development set (``captions_labelled.jsonl``, which the rules were first written against) for reference.
+(``tests/caption_eval.py``). Prints the per-label table for the original development set
+(``captions_labelled.jsonl``, which the rules were first written against), the tuning half together with the
+tuning-only batch ``captions_tuning_extra.jsonl``, then the held-out half.
 Disagreements are listed for the tuning half only (``--misses``); the held-out half's are shown only with
 ``--show-held-out-misses``, so that tuning does not look at them.
 
@@ -26,17 +27,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show-held-out-misses", action="store_true", help="list the held-out half's disagreements")
     args = ap.parse_args(argv)
 
-    from caption_eval import ORIGINAL, UNSEEN, load, one_line, score, split, table
+    from caption_eval import ORIGINAL, TUNING_EXTRA, UNSEEN, load, one_line, score, split, table
 
     from vidgen_dagster.core.fine_curation.rules import RULES_VERSION
 
     tune, held = split(load(UNSEEN))
+    extra = load(TUNING_EXTRA)
     original = load(ORIGINAL)
-    print(f"caption rules {RULES_VERSION}; {UNSEEN.name}: {len(tune)} tuning + {len(held)} held-out captions")
+    print(
+        f"caption rules {RULES_VERSION}; {UNSEEN.name}: {len(tune)} tuning + {len(held)} held-out captions; "
+        f"{TUNING_EXTRA.name}: {len(extra)} more for tuning"
+    )
     results = {}
     for name, items, show in (
         ("development set (captions_labelled.jsonl)", original, False),
-        ("tuning half", tune, args.misses),
+        ("tuning half + tuning batch", tune + extra, args.misses),
         ("held-out half", held, args.show_held_out_misses),
     ):
         scores, misses = score(items)
@@ -44,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{name} ({len(items)} captions)\n{table(scores)}")
         if show and misses:
             print("disagreements:\n" + "\n".join(misses))
-    print(f"\ntuning: {one_line(results['tuning half'])}")
+    print(f"\ntuning: {one_line(results['tuning half + tuning batch'])}")
     print(f"held-out: {one_line(results['held-out half'])}")
     return 0
 

@@ -20,6 +20,8 @@ from vidgen_dagster.core.fine_curation.rules import check_caption
 DATA = Path(__file__).resolve().parent / "data"
 UNSEEN = DATA / "captions_unseen.jsonl"
 ORIGINAL = DATA / "captions_labelled.jsonl"
+# Written after the first held-out measurement, for tuning only (never split, never held out).
+TUNING_EXTRA = DATA / "captions_tuning_extra.jsonl"
 
 
 def load(path: Path) -> list[dict]:

@@ -1,90 +1,95 @@
-"""Fine-curation rule detectors against a hand-labelled caption set (tests/data/captions_labelled.jsonl).
+"""Fine-curation rule detectors against hand-labelled caption sets (``tests/data``, scored by ``caption_eval``).
 
-The labelled set was written before the rules, labelled by what a careful reader would say; the
-evaluation prints per-label precision/recall (``pytest -s``) and asserts both >= 0.9 per label.
+* ``captions_labelled.jsonl``: the development set the rules were first written against.
+* ``captions_unseen.jsonl`` (guideline: ``captions_unseen.md``): written independently of the rules and split into
+  a tuning half and a held-out half; the held-out half measures the rules on wording they were not tuned on.
+* ``captions_tuning_extra.jsonl``: more captions for tuning only.
+
+Each evaluation prints per-label precision/recall (``pytest -s``) and asserts both >= 0.9 per label.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
+from caption_eval import ORIGINAL, TUNING_EXTRA, UNSEEN, load, score, split, table
 
 from vidgen_dagster.core.fine_curation import LABELS
 from vidgen_dagster.core.fine_curation.rules import RULES_VERSION, RuleResult, check_caption
 
-DATA = Path(__file__).resolve().parent / "data" / "captions_labelled.jsonl"
 MIN_PRECISION = 0.9
 MIN_RECALL = 0.9
 
-
-def _load() -> list[dict]:
-    return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-ITEMS = _load()
+ITEMS = load(ORIGINAL)
+TUNE, HELD_OUT = split(load(UNSEEN))
+TUNING = TUNE + load(TUNING_EXTRA)
+ALL = ITEMS + TUNING + HELD_OUT
 
 
 def _check(item: dict) -> RuleResult:
     return check_caption(item["caption"], item.get("finish_reason"))
 
 
+def _assert_targets(name: str, items: list[dict], metrics=("precision", "recall"), labels=LABELS) -> None:
+    scores, misses = score(items)
+    print(f"\ncaption rules {RULES_VERSION} on {name} ({len(items)} captions)\n{table(scores)}")
+    for label in labels:
+        for metric in metrics:
+            value = getattr(scores[label], metric)
+            target = MIN_PRECISION if metric == "precision" else MIN_RECALL
+            assert value >= target, (name, label, metric, value, misses)
+
+
 # --------------------------------------------------------------------------------------------------
-# The labelled set itself
+# Precision / recall per label
 # --------------------------------------------------------------------------------------------------
-def test_labelled_set_shape():
-    assert len(ITEMS) >= 60
-    ids = [it["id"] for it in ITEMS]
-    assert len(ids) == len(set(ids))
-    for it in ITEMS:
-        assert isinstance(it["caption"], str) and it["note"]
-        for label in LABELS:
-            assert isinstance(it[label], bool), (it["id"], label)
-        assert it.get("finish_reason", "stop") in ("stop", "length")
-        if it.get("tricky"):
-            assert it["tricky_for"] and all(label in LABELS for label in it["tricky_for"])
-    clean = [it for it in ITEMS if not any(it[label] for label in LABELS)]
-    assert len(clean) >= 15
+def test_precision_recall_development_set():
+    _assert_targets("the development set", ITEMS)
+
+
+def test_precision_recall_tuning_set():
+    _assert_targets("the tuning half + tuning batch", TUNING)
+
+
+def test_split_is_a_stratified_partition():
+    """The held-out half is disjoint from the tuning half and holds about half of every label."""
+    unseen = load(UNSEEN)
+    tune_ids = {it["id"] for it in TUNE}
+    held_ids = {it["id"] for it in HELD_OUT}
+    assert not tune_ids & held_ids and tune_ids | held_ids == {it["id"] for it in unseen}
+    assert not held_ids & {it["id"] for it in load(TUNING_EXTRA)}
     for label in LABELS:
-        alone = [it for it in ITEMS if it[label] and sum(it[x] for x in LABELS) == 1]
-        assert len(alone) >= 8, label
-        # a tricky negative for a label: marked tricky for it, and really negative for it
-        tricky = [it for it in ITEMS if it.get("tricky") and label in it["tricky_for"] and not it[label]]
-        assert len(tricky) >= 5, label
-    assert sum(1 for it in ITEMS if sum(it[x] for x in LABELS) >= 2) >= 3
+        n_tune = sum(it[label] for it in TUNE)
+        n_held = sum(it[label] for it in HELD_OUT)
+        assert abs(n_tune - n_held) <= 2 and n_held >= 25, (label, n_tune, n_held)
+    # deterministic and independent of the order of lines in the file
+    assert {it["id"] for it in split(unseen[::-1])[1]} == held_ids
 
 
-def test_precision_recall_per_label():
-    counts = {label: {"tp": 0, "fp": 0, "fn": 0, "tn": 0} for label in LABELS}
-    misses: list[str] = []
-    for it in ITEMS:
-        result = _check(it)
-        for label in LABELS:
-            got, want = result.labels[label], it[label]
-            key = "tp" if got and want else "fp" if got else "fn" if want else "tn"
-            counts[label][key] += 1
-            if got != want:
-                misses.append(f"  {key.upper()} {label:16s} {it['id']:10s} {result.reasons[label]}")
-    rows = [f"{'label':18s} {'tp':>4s} {'fp':>4s} {'fn':>4s} {'tn':>4s} {'precision':>10s} {'recall':>8s}"]
-    scores = {}
-    for label, c in counts.items():
-        precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
-        recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
-        scores[label] = (precision, recall)
-        rows.append(
-            f"{label:18s} {c['tp']:4d} {c['fp']:4d} {c['fn']:4d} {c['tn']:4d} {precision:10.3f} {recall:8.3f}"
-        )
-    print(f"\ncaption rules {RULES_VERSION} on {len(ITEMS)} labelled captions\n" + "\n".join(rows))
-    if misses:
-        print("misses:\n" + "\n".join(misses))
-    for label, (precision, recall) in scores.items():
-        assert precision >= MIN_PRECISION, (label, precision, misses)
-        assert recall >= MIN_RECALL, (label, recall, misses)
+@pytest.mark.parametrize("label", LABELS)
+def test_held_out_precision(label):
+    _assert_targets("the held-out half", HELD_OUT, metrics=("precision",), labels=(label,))
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        pytest.param(
+            "scene_transition",
+            # Measured, not met: the rules find ~0.8 of the held-out transitions (0.30 before tuning). Each new
+            # batch of captions brings wording no phrase list anticipates; the LLM judge covers the tail. Strict:
+            # when the rules do reach the target, this xpass fails and the marker must go.
+            marks=pytest.mark.xfail(strict=True, reason="held-out scene_transition recall below 0.9 (issue 12)"),
+        ),
+        "frame_level",
+        "reduplication",
+    ],
+)
+def test_held_out_recall(label):
+    _assert_targets("the held-out half", HELD_OUT, metrics=("recall",), labels=(label,))
 
 
 def test_flagged_matches_labels():
-    for it in ITEMS:
+    for it in ALL:
         result = _check(it)
         assert set(result.labels) == set(LABELS) == set(result.reasons)
         assert result.flagged == any(result.labels.values())
@@ -240,7 +245,3 @@ def test_reasons_quote_the_evidence():
 
     result = check_caption("A man walks. The man is walking on the beach. The man is walking on the beach.")
     assert any(r.startswith("repeated sentence x2") for r in result.reasons["reduplication"])
-
-
-def test_rules_version_is_a_string():
-    assert isinstance(RULES_VERSION, str) and RULES_VERSION.startswith("rules-")

@@ -76,7 +76,8 @@ _ST_SUBJ = (
 _ST_ADV = r"(?:(?:then|abruptly|suddenly|quickly|briefly|eventually|later|finally|next)\s+)?"
 _ST_VERB = (
     r"(?:changes?|changing|shifts?|shifting|switch(?:es)?|switching|transitions?|transitioning|"
-    r"jumps?|jumping|skips?|skipping|cuts?|cutting|moves?\s+on|returns?|goes\s+back|cuts?\s+back)"
+    r"jumps?|jumping|skips?|skipping|flash(?:es)?|cuts?|cutting|cuts?\s+away|moves?\s+on|returns?|goes\s+back|"
+    r"cuts?\s+back|flips?|dissolves?|fades?|gives\s+way|is\s+replaced\s+by)"
 )
 # "the view shifts to the left" / "to the sky" is a camera move, not an edit.
 _ST_NOT_DIRECTION = (
@@ -94,8 +95,10 @@ _ST_PATTERNS: list[_Rule] = [
     # "the video then cuts to", "the scene shifts to", "the setting switches to", "the view changes to"
     (
         "scene change",
-        ("chang|shift|switch|transition|jump|skip|cut|moves|return|goes",),
-        re.compile(rf"\b(?:the\s+)?{_ST_SUBJ}\s+{_ST_ADV}{_ST_VERB}\s+(?:to|into)\b{_ST_NOT_DIRECTION}", _I),
+        ("chang|shift|switch|transition|jump|skip|flash|cut|moves|return|goes|flip|dissolv|fade|gives|replaced",),
+        re.compile(
+            rf"\b(?:the\s+)?{_ST_SUBJ}\s+{_ST_ADV}{_ST_VERB}(?:\s+(?:to|into)\b{_ST_NOT_DIRECTION}|(?<=by)\b)", _I
+        ),
     ),
     # "the setting then moves to a garden", "the action shifts to" (not "the shot/view moves to": camera)
     (
@@ -112,7 +115,8 @@ _ST_PATTERNS: list[_Rule] = [
         "scene change",
         ("chang|switch|shift",),
         re.compile(
-            rf"\b(?:scene|shot|setting|location)\s+{_ST_ADV}(?:changes|switches|shifts)"
+            rf"\b(?:scene|shot|setting|location|video|clip|footage|view|picture)\s+{_ST_ADV}"
+            r"(?:changes|switches|shifts|transitions|cuts|jumps)"
             r"(?=\s*[,:;.]|\s+(?:and|abruptly|completely|again|entirely)\b)",
             _I,
         ),
@@ -135,9 +139,9 @@ _ST_PATTERNS: list[_Rule] = [
     # "the footage alternates between a close-up ... and a wide shot", "intercut with"
     (
         "cross-cutting",
-        ("alternat|intercut|cuts between|cutting between|switches between|switching between",),
+        ("alternat|intercut|cuts between|cutting between|switches between|switching between|edits between",),
         re.compile(
-            rf"\b(?:(?:{_ST_SUBJ}|camera|editing|edit)\s+{_ST_ADV}(?:alternates?|alternating|cuts|switches)"
+            rf"\b(?:(?:{_ST_SUBJ}|camera|editing|edit)\s+{_ST_ADV}(?:alternates?|alternating|cuts|switches|edits)"
             rf"\s+(?:back\s+and\s+forth\s+)?between|intercut(?:s|ting)?\b|cross-?cut(?:s|ting)?\b)",
             _I,
         ),
@@ -173,30 +177,40 @@ _ST_PATTERNS: list[_Rule] = [
     # "there is a cut to", "a quick cut to", "cut to:"
     ("cut phrase", ("cut",), re.compile(r"\b(?:an?|the)\s+(?:\w+\s+)?cut\s+(?:back\s+)?to\b", _I)),
     ("cut phrase", ("cut",), re.compile(r"\b(?:quick|rapid|fast|hard|jump|abrupt|sudden)\s+cuts?\b", _I)),
-    ("cut phrase", ("cut",), re.compile(r"(?:^|[.;:!?]\s+)cut\s+to\b", _I)),
+    # "Cut to", "; cut back to the trainer", "- cuts to a fish auction" (a list item with its subject elided)
+    (
+        "cut phrase",
+        ("cut",),
+        re.compile(
+            r"(?:^|[.;:!?\n]\s*|^\s*[-*\u2022]\s+|\n\s*[-*\u2022]\s+)(?:then\s+)?cuts?\s+(?:back\s+|away\s+)?to\b"
+            + _ST_NOT_DIRECTION
+            + r"|\bcuts?\s+(?:back|away)\s+to\b",
+            _I,
+        ),
+    ),
     # "switches to a shot of", "transitions to a wide view", "cuts to a close-up"
     (
         "switch phrase",
         ("switch|transition|cut|jump",),
         re.compile(
             rf"\b(?:switch(?:es|ing)?|transitions?|transitioning|cuts?|cutting|jumps?|jumping)\s+"
-            rf"(?:back\s+)?to\s+(?:an?\s+|the\s+)?(?:\w+\s+)?{_EDIT_NOUN}\b",
+            rf"(?:back\s+)?(?:in)?to\s+(?:an?\s+|the\s+)?(?:\w+\s+)?{_EDIT_NOUN}\b",
             _I,
         ),
     ),
     # "in the next scene", "in the following shot", "the final clip"
     (
         "next-shot phrase",
-        ("next|following|subsequent|second|third|final|last", "scene|shot|clip|segment"),
+        ("next|following|subsequent|second|third|final|last", "scene|shot|clip|segment|sequence"),
         re.compile(
-            r"\b(?:next|following|subsequent|second|third|final|last)\s+(?:scene|shot|clip|segment)s?\b",
+            r"\b(?:next|following|subsequent|second|third|final|last)\s+(?:scene|shot|clip|segment|sequence)s?\b",
             _I,
         ),
     ),
     (
         "next-shot phrase",
         ("followed by",),
-        re.compile(r"\bfollowed\s+by\s+(?:an?\s+|another\s+)?(?:\w+\s+)?(?:shot|scene|clip)\b", _I),
+        re.compile(rf"\bfollowed\s+by\s+(?:an?\s+|another\s+)?(?:\w+\s+)?{_EDIT_NOUN}\b", _I),
     ),
     (
         "multi-shot phrase",
@@ -205,7 +219,7 @@ _ST_PATTERNS: list[_Rule] = [
             r"\b(?:montage|compilation|supercut|highlight\s+reel|"
             r"(?:multiple|several|various|different|distinct|separate|two|three|four|five|"
             r"a\s+series\s+of|a\s+sequence\s+of|a\s+collection\s+of)\s+"
-            r"(?:\w+\s+)?(?:shots|scenes|clips|segments|vignettes))\b"
+            r"(?:\w+\s+)?(?:shots|scenes|clips|segments|vignettes|sequences))\b"
             r"(?!\s+(?:at|on)\b)",  # "takes several shots at the hoop"
             _I,
         ),
@@ -234,10 +248,11 @@ _ST_PATTERNS: list[_Rule] = [
     # "at a different location", "in another place", "elsewhere,"
     (
         "location change",
-        ("different|another|separate|new", "location|place|setting|scene|time|day"),
+        ("different|another|separate|new", "location|place|setting|scene|time|day|room|city|town|country|house|build|venue"),
         re.compile(
-            r"\b(?:at|in|to)\s+(?:an?\s+)?(?:different|another|separate|new)\s+"
-            r"(?:location|place|setting|scene|time|day)\b",
+            r"\b(?:(?:at|in|to)\s+(?:an?\s+)?(?:different|another|separate|new)\s+"
+            r"(?:location|place|setting|scene|time|day)|"
+            r"(?:at|in)\s+(?:an?\s+)?(?:different|another|separate)\s+(?:room|city|town|country|house|building|venue))\b",
             _I,
         ),
     ),
@@ -247,7 +262,7 @@ _ST_PATTERNS: list[_Rule] = [
         "time jump",
         ("later|afterward", "shown|seen"),
         re.compile(
-            r"(?:^|[.;!?]\s+)(?:later|afterwards|afterward)\b(?:\s+on)?,?\s+(?:[^.!?]{0,60}?)\b"
+            r"\b(?:later|afterwards|afterward)\b(?:\s+on)?,?\s+(?:[^.!?]{0,60}?)\b"
             r"(?:is|are)\s+(?:shown|seen)\b",
             _I,
         ),
@@ -369,6 +384,159 @@ _ST_PATTERNS: list[_Rule] = [
             _I,
         ),
     ),
+    # Round 2 (rules-2): general editing vocabulary (a film-editing glossary), not phrases from either half.
+    # "another shot", "a new angle", "a reaction shot", "a cutaway": a shot that is not the first one
+    (
+        "next-shot phrase",
+        ("shot|angle|scene|clip|cutaway|segment",),
+        re.compile(
+            # not a photographer's or player's shot: "to frame another shot", "takes another shot at"
+            r"(?<!frame\s)(?<!take\s)(?<!takes\s)(?<!taking\s)(?<!line\s)(?<!lines\s)(?<!get\s)(?<!gets\s)"
+            r"\b(?:another|a\s+new|a\s+different|a\s+separate|a\s+later|a\s+reverse|a\s+reaction|an\s+insert)\s+"
+            r"(?:(?:\w+\s+)?(?:shot|scene|clip|segment)\b(?!\s+(?:at|on)\b)|"
+            r"(?:camera\s+)?angle\b(?!\s+(?:at|on|of)\b))|\bcutaways?\b",
+            _I,
+        ),
+    ),
+    # named edits: "smash cut", "jump cut", "match cut", "a wipe reveals", "cross-dissolve", "multi-shot"
+    (
+        "cut phrase",
+        ("cut|wipe|dissolve|multi",),
+        re.compile(
+            r"\b(?:smash|match|jump|hard|straight)[-\s]cuts?\b|\ban?\s+(?:\w+\s+)?(?:wipe|cross-?dissolve|dissolve)\b"
+            r"(?!\s+(?:the|of|off|down)\b)|\bmulti-?(?:shot|camera|scene)\b",
+            _I,
+        ),
+    ),
+    # "edited together", "cut together", "spliced together", "shots from different angles"
+    (
+        "multi-shot phrase",
+        ("together|angles|cameras|locations",),
+        re.compile(
+            r"\b(?:edited|cut|spliced|stitched|pieced)\s+together\b|"
+            r"\b(?:from|at|in)\s+(?:several|various|multiple|different|many|two|three)\s+"
+            r"(?:camera\s+)?(?:angles|cameras|locations|places|settings)\b",
+            _I,
+        ),
+    ),
+    # "the second half of the clip", "the last part of the video": the video in segments
+    (
+        "multi-shot phrase",
+        ("half|part|portion|section|segment", "video|clip|footage"),
+        re.compile(
+            r"\b(?:first|second|latter|last|final|other|next|middle)\s+(?:half|part|portion|section|segment)\s+"
+            r"of\s+the\s+(?:video|clip|footage)\b",
+            _I,
+        ),
+    ),
+    # narrator moves: "Now we're in a vet clinic", "we are now at", "then we move to", "viewers are taken to"
+    (
+        "location change",
+        ("we|viewer|audience",),
+        re.compile(
+            r"\b(?:now\s+we(?:'re|\s+are)|we(?:'re|\s+are)\s+now)\s+(?:back\s+)?(?:in|at|on|inside|outside)\b|"
+            r"\b(?:then|next|now|later)\s+we\s+(?:move|go|jump|cut|switch|return|head)\s+(?:back\s+)?to\b|"
+            r"\b(?:viewers?|the\s+audience)\s+(?:is|are)\s+(?:then\s+)?(?:taken|transported|brought)\s+to\b",
+            _I,
+        ),
+    ),
+    # "Hours later", "Years later,", "Some time later": an ellipsis in time
+    (
+        "time jump",
+        ("later",),
+        re.compile(
+            r"(?:^|[.;!?]\s+|,\s+)(?:(?:hours|days|weeks|months|years|decades)|some\s+time|a\s+(?:while|day|week|year)"
+            r"|(?:two|three|several|many)\s+(?:hours|days|weeks|months|years))\s+later\b",
+            _I,
+        ),
+    ),
+    # "before cutting to", "before switching back to"
+    (
+        "switch phrase",
+        ("before",),
+        re.compile(
+            # editing verbs only: "before returning to her typing" is the subject's action
+            r"\bbefore\s+(?:cutting|switching|transitioning|fading|dissolving|flashing|skipping)\s+"
+            r"(?:back\s+|away\s+)?(?:to|into)\b",
+            _I,
+        ),
+    ),
+    # list-like captions: "Transitions: two hard cuts", "Editing: quick cuts" (not "Transitions: none")
+    (
+        "multi-shot phrase",
+        ("transition|editing|cuts",),
+        re.compile(
+            r"(?:^|[.;\n]\s*)(?:transitions?|editing|cuts|edits)\s*:\s*(?!none\b|no\b|n/a\b|continuous\b|single\b)",
+            _I,
+        ),
+    ),
+    # Round 3 (rules-2), tuned on tests/data/captions_tuning_extra.jsonl.
+    # "switching scenes", "changes locations", "jumps between angles"
+    (
+        "scene change",
+        ("scenes|locations|settings|angles|perspectives|shots",),
+        re.compile(
+            r"\b(?:switch(?:es|ing)?|chang(?:es|ing)|shift(?:s|ing)?|jump(?:s|ing)?)\s+"
+            r"(?:scenes|locations|settings|camera\s+angles|angles|perspectives|shots)\b",
+            _I,
+        ),
+    ),
+    # "a quick succession of city views", "a string of short clips"
+    (
+        "multi-shot phrase",
+        ("succession|string|medley|flurry|barrage",),
+        re.compile(
+            r"\b(?:succession|string|medley|flurry|barrage)\s+of\s+(?:\w+\s+){0,2}"
+            r"(?:views|shots|clips|scenes|glimpses|cuts|vignettes)\b",
+            _I,
+        ),
+    ),
+    # "the screen goes black, then a campfire appears": a fade through black with more after it
+    (
+        "fade phrase",
+        ("black|white",),
+        re.compile(
+            r"\b(?:screen|picture|image|frame|video|view)\s+(?:briefly\s+|then\s+)?(?:goes|turns|fades|cuts)\s+"
+            r"(?:to\s+)?(?:black|white)\b(?=\s*(?:[,;]|\band\b|\bbefore\b|\.\s+\S))",
+            _I,
+        ),
+    ),
+    # "The same woman then appears in a hospital corridor", "the video continues in a small restaurant"
+    (
+        "location change",
+        ("same|continues",),
+        re.compile(
+            r"\b(?:the\s+)?same\s+(?:\w+\s+){1,2}?(?:then\s+|later\s+|now\s+|next\s+)?"
+            r"(?:appears|reappears|is\s+(?:seen|shown))\s+(?:\w+\s+){0,2}?(?:in|at|on|inside)\s+(?:an?|another)\s+|"
+            r"\b(?:video|clip|footage|film|story|action)\s+(?:then\s+)?continues\s+(?:in|at|inside)\s+(?:an?|another)\s+",
+            _I,
+        ),
+    ),
+    # "then a wider shot shows the whole meadow", "then an aerial view reveals"
+    (
+        "next-shot phrase",
+        ("then|next",),
+        re.compile(
+            r"\b(?:then|next),?\s+(?:an?|the)\s+(?:\w+\s+){0,2}?(?:shot|view|angle|close-?up|clip)\s+"
+            r"(?:shows|reveals|captures|depicts|follows|presents)\b",
+            _I,
+        ),
+    ),
+    # "We first see a motorcycle ... We then see the rider": the narrator walking through shots
+    (
+        "next-shot phrase",
+        ("we first see|first we see",),
+        re.compile(r"\b(?:we\s+first\s+see|first,?\s+we\s+see)\b(?=[\s\S]*\b(?:we\s+then\s+see|then\s+we\s+see))", _I),
+    ),
+    # "Also shown:", "is abruptly replaced by", "(the scene) is suddenly replaced by"
+    (
+        "scene change",
+        ("shown|featured|replaced",),
+        re.compile(
+            r"(?:^|[.;\n]\s*)also\s+(?:shown|featured|seen)\s*:|\b(?:suddenly|abruptly)\s+replaced\s+by\b",
+            _I,
+        ),
+    ),
     # "Meanwhile, elsewhere", "Meanwhile, back in the studio", "Back in the studio,"
     (
         "location change",
@@ -478,6 +646,28 @@ _FL_PATTERNS: list[_Rule] = [
         (_FRAME_GATE, "from"),
         re.compile(
             rf"\bfrom\s+(?:one\s+)?{_FRAME_NOUN}\s+to\s+(?:the\s+next|another|{_FRAME_NOUN})\b", _I
+        ),
+    ),
+    # Round 2: "the provided images", "the following frames", "consecutive stills", "Image A:" / "Frame B -"
+    (
+        "frames as subject",
+        (_FRAMES_GATE,),
+        re.compile(
+            r"\b(?:provided|given|following|above|below|attached|input|sampled|consecutive|sequential|successive|"
+            rf"individual|separate|remaining|subsequent)\s+(?:video\s+)?{_FRAME_NOUNS}\b|"
+            rf"\b{_FRAME_NOUNS}\s+(?:provided|given|above|below|attached|shown\s+here)\b",
+            _I,
+        ),
+    ),
+    ("frame number", (_FRAME_GATE,), re.compile(r"\b(?:frame|image|picture|photo|pic)\s+(?-i:[A-F])\s*[:)\-\u2013\u2014]", _I)),
+    # Round 3: "As the frames progress", "the image sequence shows"
+    (
+        "frame sequence",
+        (_FRAME_GATE,),
+        re.compile(
+            rf"\b{_FRAME_NOUNS}\s+(?:progress|advance|go\s+on|continue)\b|"
+            r"\b(?:image|frame|photo|picture|still)\s+(?:sequence|series)\b",
+            _I,
         ),
     ),
     # "Still images of a horse race" (wall "photos"/"pictures" stay objects)
