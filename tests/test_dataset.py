@@ -53,23 +53,33 @@ def test_dataset_export_asset_and_cli_read_back(curated_home, tmp_path, monkeypa
     with tarfile.open(out / "webdataset" / "shard-000000.tar") as tar:
         names = tar.getnames()
         members = {n.rsplit(".", 1)[0] for n in names}
-        assert len(members) == len(kept) and len(names) == 2 * len(kept)
+        assert len(members) == len(kept) and len(names) == 3 * len(kept)  # .mp4 .json .txt
         for key in sorted(members):
             info = json.loads(tar.extractfile(f"{key}.json").read())
-            assert info["caption"] == kept[info["clip_id"]]["caption"]
+            assert info["caption"] == kept[info["clip_id"]]["caption"] == tar.extractfile(f"{key}.txt").read().decode()
             with av.open(io.BytesIO(tar.extractfile(f"{key}.mp4").read())) as c:
                 assert sum(1 for _ in c.decode(video=0)) == info["num_frames"]
     lines = [json.loads(x) for x in (out / "vidgen.jsonl").read_text().splitlines()]
-    assert {x["vid"] for x in lines} == set(kept)
+    assert {x["clip_id"] for x in lines} == set(kept)
 
     # The CLI writes the same dataset elsewhere; a second run re-cuts nothing.
     other = tmp_path / "ds"
     r = vidgen("export", str(other), "--home", str(home), "--format", "csv", "--format", "jsonl")
     assert r.returncode == 0, r.stderr
     assert f"exported {len(kept)} clips" in r.stdout
-    assert (other / "opensora.csv").read_text().splitlines()[0].startswith("path,text,num_frames,height,width,fps")
+    assert (other / "opensora.csv").read_text().splitlines()[0].startswith(
+        "path,text,num_frames,height,width,aspect_ratio,fps,resolution,aes,flow,ocr,match,")
     again = vidgen("export", str(other), "--home", str(home), "--format", "csv", "--format", "jsonl")
     assert f"cut 0, reused {len(kept)}" in again.stdout
+
+    # A folder whose manifest.json is not an export's: refused with one line naming it, exit 2, untouched.
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "manifest.json").write_text('{"clips": {"x": {"file": "../victim"}}}')
+    refused = vidgen("export", str(theirs), "--home", str(home))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "manifest.json" in refused.stderr
+    assert sorted(p.name for p in theirs.iterdir()) == ["manifest.json"]
 
 
 def test_dataset_report_asset_shows_tables_and_plots_in_metadata(curated_home, monkeypatch):
