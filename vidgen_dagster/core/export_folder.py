@@ -80,6 +80,9 @@ class ExportFolder:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise self._refuse_manifest(f"unreadable: {exc}") from exc
+        if isinstance(data, dict) and data.get("version") == 1 and "tool" not in data:
+            raise self._refuse_manifest("an older export's, without an export id or content hashes, so it "
+                                        "cannot prove which files are its own")
         if not isinstance(data, dict) or data.get("tool") != MANIFEST_TOOL:
             raise self._refuse_manifest("no export id")
         if data.get("version") != MANIFEST_VERSION:
