@@ -123,6 +123,9 @@ CLEAN_PAD = " The lighting is soft and natural, and the camera is steady."
         "The cook cuts the bread into thick slices and butters them.",
         "The view shifts to the left as the camera follows the runner.",
         "The gymnast transitions between poses on the balance beam.",
+        "As the kayak rounds a bend, the view shifts to reveal a wide pool of green water.",
+        "A photographer moves the tripod to frame another shot of the waterfall.",
+        "She writes a note and glances at it before returning to her typing.",
         "A basketball player takes several shots at the hoop during practice.",
     ],
 )
@@ -164,6 +167,8 @@ def test_frame_level_negatives(caption):
         "Waves crash on the shore over and over again.",
         "The banner above the stage reads \u201cWelcome Home.\u201d",
         "The dancers spin in a circle (all wearing white)",
+        "Key elements:\n- a red kayak\n- a calm river\n- a heron in the shallows",
+        "A man walks on the beach. A woman walks on the beach.",
     ],
 )
 def test_reduplication_negatives(caption):
@@ -188,6 +193,12 @@ def test_reduplication_negatives(caption):
         ("The sequence of images depicts a sunset.", "frame_level"),
         ("1. A dog sits.\n2. The dog stands.\n3. The dog runs away.", "frame_level"),
         ("The top-left image shows a cat and the bottom-right image shows a dog.", "frame_level"),
+        ("- A door is closed.\n- The door is half open.\n- The door is wide open.", "frame_level"),
+        ("Top left: a child holds a balloon. Top right: the balloon floats away.", "frame_level"),
+        ("A farmer plows a field. We are then taken to a market in town.", "scene_transition"),
+        ("A dog naps. Now we're in a vet clinic where it is examined.", "scene_transition"),
+        ("A boy flies a kite on a hill. A boy is flying a kite on a hill.", "reduplication"),
+        ("Key elements:\n- a red kayak\n- a calm river\n- a heron and the", "reduplication"),
         ("The man is walking the man is walking the man is walking the man is walking.", "reduplication"),
         (
             "A red car drives down the road. A red car drives down the road. It passes a shop.",
