@@ -128,7 +128,7 @@ def test_config_show_merges_user_file(tmp_path, capsys):
     shown = yaml.safe_load(capsys.readouterr().out)
     assert shown["ingest"]["shard_size"] == 3 and shown["clips"]["min_seconds"] == 2.0
     assert main(["config", "show", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["scenes"]["cut_detector"] == "content"
+    assert json.loads(capsys.readouterr().out)["scenes"]["cut_detector"] == "cascade"
 
 
 def test_models_check_reports_backend_weights_and_location(tmp_path, tiny_visual):

@@ -1,15 +1,20 @@
 """Scene boundaries against the published ground truth in ../shared/media/groundtruth/cuts.json,
-and the clip rules (transition exclusion, min/max duration, VFR-safe splitting)."""
+dark content vs fades, dissolves in videos spliced from real shots, and the clip rules (transition
+exclusion, min/max duration, VFR-safe splitting)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 
 from vidgen_dagster.core import media as vm
+from vidgen_dagster.core import splice
 from vidgen_dagster.core.config import load_defaults
 from vidgen_dagster.core.scenes import ClipSettings, Scene, SceneSettings, detect_scenes, scenes_to_clips
+from vidgen_dagster.core.splice import Shot, Transition
+from vidgen_dagster.core.transitions import FadeRun, fade_runs
 
 DEFAULTS = SceneSettings.from_dict(load_defaults()["scenes"])
 
@@ -121,3 +126,99 @@ def test_short_and_empty_scenes_are_dropped_with_reason():
 def test_clip_settings_are_validated():
     with pytest.raises(ValueError):
         scenes_to_clips([], [0.0], ClipSettings(min_seconds=5, max_seconds=6))
+
+
+# -- dark content vs fades ---------------------------------------------------------------------------
+
+def test_dark_shots_are_content_not_fades(media):
+    # Mean luma ~10 over the first 150 frames (the old rule called them all "black"), then a
+    # cross-dissolve (~150-180) to a lit shot and a hard cut at 240.
+    det = detect(media / "dark_multistream__torchcodec_nasa_13013.mp4")
+    assert max(det.brightness[:140]) < DEFAULTS.fade_threshold
+    clips, dropped = scenes_to_clips(det.scenes, det.frame_times_s, ClipSettings())
+    assert clips and clips[0].start_frame == 0 and clips[0].end_frame >= 120
+    assert not any(c.start_frame <= 100 and c.end_frame > 200 for c in clips), "the dissolve splits the shots"
+    assert not [d for d in dropped if d.reason == "transition_only"]
+
+
+def test_a_video_dark_from_start_to_end_is_content(media):
+    det = detect(media / "dark_static_noduration__moviepy_no_duration.webm")
+    assert max(det.brightness) < DEFAULTS.fade_threshold
+    clips, dropped = scenes_to_clips(det.scenes, det.frame_times_s, ClipSettings())
+    assert [(c.start_frame, c.end_frame) for c in clips] == [(0, det.frames_decoded)] and dropped == []
+
+
+def test_fade_runs_need_uniform_black_and_a_transition():
+    thr, ramp = 12, 4
+    lit = [80.0] * 30
+    ramp_down, ramp_up = [60.0, 40.0, 20.0], [20.0, 40.0, 60.0]
+    black = [1.0] * 10
+    # A fade through black between two lit shots.
+    b = lit + ramp_down + black + ramp_up + lit
+    share = [0.2] * 33 + [1.0] * 10 + [0.2] * 33
+    assert fade_runs(b, share, thr, 0.97, ramp) == [FadeRun(33, 43)]
+    # The same dark run, not uniform (a dark shot with lit parts): content.
+    assert fade_runs(b, [0.9 if x < thr else 0.2 for x in b], thr, 0.97, ramp) == []
+    # Uniformly black but entered and left by hard cuts: a black shot, not a transition.
+    assert fade_runs(lit + black + lit, [0.2] * 30 + [1.0] * 10 + [0.2] * 30, thr, 0.97, ramp) == []
+    # Dark from start to end: nothing to transition from.
+    assert fade_runs(black, [1.0] * 10, thr, 0.97, ramp) == []
+    # A black leader is trimmed whatever follows it.
+    assert fade_runs(black + lit, [1.0] * 10 + [0.2] * 30, thr, 0.97, ramp) == [FadeRun(0, 10)]
+
+
+# -- spliced real shots: dissolves and a darkened shot, ground truth by construction -------------------
+
+TV, BBB = "cuts_fades__pyscenedetect_testvideo.mp4", "hd_30s__moviepy_big_buck_bunny_0_30.webm"
+SPLICE_SHOTS = [
+    Shot(TV, 40, 100), Shot(BBB, 380, 100), Shot("motion_yuv444__imageio_cockatoo.mp4", 0, 100),
+    Shot("dim_handheld__decord_flipping_a_pancake.mkv", 0, 100),
+    Shot("static_long__intel_one-by-one-person-detection.mp4", 0, 100), Shot(BBB, 555, 100, darken=True),
+    Shot("bw_oldfilm__moviepy_chaplin.mp4", 0, 100),
+]
+SPLICE_JOINS = [Transition("dissolve", 8), Transition("dissolve", 15), Transition("dissolve", 30),
+                Transition("fade", 12), Transition("cut"), Transition("cut")]
+
+
+@pytest.fixture(scope="module")
+def spliced(media, tmp_path_factory):
+    out = tmp_path_factory.mktemp("splice") / "splice.mp4"
+    return out, splice.build(media, SPLICE_SHOTS, SPLICE_JOINS, out)
+
+
+def _clips(det):
+    return scenes_to_clips(det.scenes, det.frame_times_s, ClipSettings())[0]
+
+
+def test_dissolves_between_real_shots_are_split(spliced):
+    path, truth = spliced
+    det = detect(path)
+    found = boundaries(det, ("cut", "fade", "dissolve"))
+    for label, a, b in truth.transitions:
+        assert any(a - 2 <= f <= b + 1 for f in found), f"{label} at {a}-{b} not found in {found}"
+    clips = _clips(det)
+    assert all(len(truth.shots_in(c.start_frame, c.end_frame)) == 1 for c in clips)
+    assert {next(iter(truth.shots_in(c.start_frame, c.end_frame))) for c in clips} == set(range(len(SPLICE_SHOTS)))
+    # ContentDetector alone leaves the dissolves inside clips: what the cascade is for.
+    content_clips = _clips(detect(path, cut_detector="content"))
+    assert any(len(truth.shots_in(c.start_frame, c.end_frame)) > 1 for c in content_clips)
+
+
+def test_a_darkened_shot_with_stars_yields_clips(spliced):
+    path, truth = spliced
+    det = detect(path)
+    (dark,) = truth.dark_shots
+    frames = [i for i, v in enumerate(truth.visible) if v == {dark}]
+    assert np.mean([det.brightness[i] for i in frames]) < DEFAULTS.fade_threshold  # "black" by the old rule
+    dark_clips = [c for c in _clips(det) if truth.shots_in(c.start_frame, c.end_frame) == {dark}]
+    assert sum(c.end_frame - c.start_frame for c in dark_clips) >= 0.8 * len(frames)
+
+
+def test_low_contrast_cuts_under_subtitles_are_found(media, cuts_truth):
+    # ContentDetector finds none of these (dim, desaturated underwater shots); AdaptiveDetector in
+    # the cascade does. The cuts are ffmpeg scdet measurements (no published list for this file).
+    measured = cuts_truth["hardsub_cuts__vsr_test2.mp4"]["measured"]
+    assert boundaries(detect(media / "hardsub_cuts__vsr_test2.mp4", cut_detector="content")) == []
+    found = boundaries(detect(media / "hardsub_cuts__vsr_test2.mp4"))
+    assert len(matched(found, measured, 2)) >= len(measured) - 1
+    assert all(any(abs(f - m) <= 2 for m in measured) for f in found)

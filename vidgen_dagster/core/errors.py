@@ -43,6 +43,12 @@ class EmptyVideoError(VidgenError):
     code = "no_frames"
 
 
+class GeometryError(VidgenError):
+    """The picture's shape cannot make a training clip (an absurd aspect ratio such as 3x4001)."""
+
+    code = "bad_geometry"
+
+
 class StoreError(VidgenError):
     code = "store"
 

@@ -16,7 +16,14 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .errors import DecodeError, DemuxError, EmptyVideoError, NoVideoStreamError, VideoOpenError
+from .errors import (
+    DecodeError,
+    DemuxError,
+    EmptyVideoError,
+    GeometryError,
+    NoVideoStreamError,
+    VideoOpenError,
+)
 
 # Relative spread of frame intervals above which a stream is called variable-frame-rate.
 _VFR_TOLERANCE = 0.02
@@ -153,19 +160,47 @@ def _first_frame(path: str | Path, stream_index: int) -> av.VideoFrame:
         container.close()
 
 
-def analysis_size(width: int, height: int, short_side: int, sar: str = "1") -> tuple[int, int]:
-    """Output size with the given short side, square pixels (SAR applied), even dimensions."""
+def _sar(sar: str) -> float:
     try:
         ratio = float(Fraction(sar)) if sar not in ("", "0", "0/1", "None") else 1.0
     except (ValueError, ZeroDivisionError):
         ratio = 1.0
-    display_w = width * (ratio or 1.0)
+    return ratio or 1.0
+
+
+def display_aspect(width: int, height: int, sar: str = "1") -> float:
+    """Long side over short side of the displayed picture (SAR applied); inf for a zero side."""
+    w, h = width * _sar(sar), float(height)
+    return max(w, h) / min(w, h) if min(w, h) > 0 else math.inf
+
+
+def check_geometry(width: int, height: int, sar: str, max_aspect: float) -> None:
+    """Raise :class:`GeometryError` for a picture no training clip can come from (a 3x4001 strip)."""
+    aspect = display_aspect(width, height, sar)
+    if aspect > max_aspect:
+        raise GeometryError(f"{width}x{height} (SAR {sar}) has aspect ratio {aspect:.1f}:1 > {max_aspect:g}:1")
+
+
+# The long side of a scaled picture is at most this many times the short-side target: a pathological
+# strip (3x4001) is not blown up to 144x192048 (1.8 GB for 60 frames); its short side shrinks instead.
+MAX_LONG_OVER_SHORT = 4
+
+
+def analysis_size(width: int, height: int, short_side: int, sar: str = "1") -> tuple[int, int]:
+    """Output size with the given short side, square pixels (SAR applied), even dimensions; the long
+    side is bounded by ``MAX_LONG_OVER_SHORT * short_side`` (the short side shrinks to keep the shape)."""
+    display_w = width * _sar(sar)
+    long_cap = MAX_LONG_OVER_SHORT * short_side
     if display_w <= height:
         w = short_side
         h = short_side * height / display_w
+        if h > long_cap:
+            w, h = w * long_cap / h, long_cap
     else:
         h = short_side
         w = short_side * display_w / height
+        if w > long_cap:
+            w, h = long_cap, h * long_cap / w
     return max(2, int(round(w / 2)) * 2), max(2, int(round(h / 2)) * 2)
 
 

@@ -12,11 +12,12 @@ from .resources import VidgenResource, video_shards
 
 def build_scene_assets(config: dict) -> list:
     @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[videos],
-              code_version=f"2-{section_hash(config, 'scenes')}",
+              code_version=f"3-{section_hash(config, 'scenes')}",
               op_tags={"dagster-k8s/config": {"container_config": {"resources": {
                   "requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}}}},
-              description="PySceneDetect cascade (hard cuts + fades) on one decode pass per video at "
-                          "analysis resolution; boundaries in frames and real seconds.")
+              description="Shot boundaries (PySceneDetect cascade + gradual-transition detector, or "
+                          "TransNetV2) and fades on one decode pass per video at analysis resolution; "
+                          "boundaries in frames and real seconds.")
     def scenes(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = run_scenes(vidgen.store, context.partition_key, vidgen.config,
                              log_progress(context, "detecting scenes"))
