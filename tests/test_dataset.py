@@ -88,8 +88,20 @@ def test_dataset_report_asset_shows_tables_and_plots_in_metadata(curated_home, m
     html = home / "report" / "report.html"
     assert html.is_file() and meta["html_report"].value == str(html)
     assert "funnel" in meta and "table1" in meta
-    plots = [k for k, v in meta.items() if k.startswith("plot_") and "data:image/png;base64," in str(v.value)]
-    assert {"plot_motion", "plot_funnel", "plot_category", "plot_aesthetic"} <= set(plots)
+    # Every plot in one markdown entry (one click in the UI), each scaled to fit the metadata dialog.
+    import base64
+    import re
+
+    from PIL import Image
+
+    from vidgen_dagster.defs.dataset import PLOT_WIDTH
+
+    md = meta["plots"].value
+    names = re.findall(r"!\[(\w+)\]\(data:image/png;base64,", md)
+    assert {"motion", "funnel", "category", "aesthetic"} <= set(names)
+    for data in re.findall(r"base64,([A-Za-z0-9+/=]+)\)", md):
+        assert Image.open(io.BytesIO(base64.b64decode(data))).width <= PLOT_WIDTH
+    assert not [k for k in meta if k.startswith("plot_") and "data:image" in str(meta[k].value)]
     store = Store(home)
     kept = sum(r["state"] == "kept" for r in store.rows("curated_clips"))
     assert str(kept) in meta["table1"].value

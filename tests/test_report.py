@@ -176,7 +176,10 @@ def test_offline_store_reports_what_it_has_and_says_what_was_not_computed(curate
     assert "| LAION aesthetic score | 0 |" in report.tables["metrics"]
     _check_funnel(report, store)
     n = report.numbers
-    assert n["clips_kept"] == 0 and n["videos_failed"] >= 1 and n["not_computed"] == ", ".join(sorted(MODEL_BOUND))
+    # Offline there is no captioner: curation.require_caption auto keeps what coarse selection kept, uncaptioned.
+    coarse_kept = sum(r["decision"] == "kept" for r in store.rows("coarse_selection"))
+    assert n["clips_kept"] == coarse_kept > 0
+    assert n["videos_failed"] >= 1 and n["not_computed"] == ", ".join(sorted(MODEL_BOUND))
     assert all(isinstance(v, str | int | float) for v in n.values())
 
 
@@ -235,6 +238,30 @@ def test_full_metrics_draw_every_figure_and_the_html_embeds_them(full_home, tmp_
     # the same folder reused for the offline store: stale model-bound figures are removed, not left behind
     offline = build_report(Store(tmp_path / "empty_home"), out)
     assert offline.figures == {} and not list(out.glob("*.png"))
+
+
+def _pixels_of(path: Path, hex_colour: str, tol: int = 12) -> int:
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    want = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(rgb - want).max(axis=2) <= tol).sum())
+
+
+@pytest.mark.parametrize("kept_share", [1.0, 0.5])
+def test_histogram_shows_all_clips_behind_kept_clips(tmp_path, kept_share):
+    """Where every clip of a bin was kept the total must still be visible: the all-clips outline and
+    fill are drawn, not hidden under the kept bars."""
+    import numpy as np
+
+    from vidgen_dagster.core.report import ALL_EDGE, ALL_FILL, KEPT_COLOR, _histogram
+
+    values = np.random.default_rng(0).normal(5.0, 1.0, 400)
+    kept = values[: int(len(values) * kept_share)]
+    path = _histogram(tmp_path / "h.png", "motion", "x", values, kept, [("min", 3.0)])
+    outline, fill, bars = (_pixels_of(path, c) for c in (ALL_EDGE, ALL_FILL, KEPT_COLOR))
+    assert bars > 2_000 and outline > 500 and fill > 1_000, (bars, outline, fill)
 
 
 def test_empty_store(tmp_path):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
@@ -36,11 +37,21 @@ def use_bars(stream: IO[str] | None = None) -> bool:
         return False
 
 
+def _size(stream: IO[str]) -> tuple[int, int]:
+    try:
+        size = os.get_terminal_size(stream.fileno())
+        return size.columns, size.lines
+    except (AttributeError, OSError, ValueError):
+        return 0, 0
+
+
 class Console:
     """The command's progress display: ``bars`` (TTY) or ``plain`` (no output of its own)."""
 
-    def __init__(self, total_shards: int, bars: bool, stream: IO[str] | None = None):
+    def __init__(self, total_shards: int, bars: bool, stream: IO[str] | None = None, lines: bool = False):
         self.bars = bars
+        self.lines = lines  # plain mode: print "verb: done/total" lines too (for work that logs nothing itself)
+        self._last_line = -1.0
         self.stream = stream or sys.stderr
         self._shards: Any = None
         self._step: Any = None
@@ -49,8 +60,13 @@ class Console:
             from tqdm import tqdm
 
             self._tqdm = tqdm
+            # A terminal that reports no size (a fresh pty, `script`, some CI runners) would get empty
+            # bars from tqdm, which hides bars below the screen's last row: give it a size then.
+            cols, rows = _size(self.stream)
+            self._width = {"dynamic_ncols": True} if cols > 0 and rows > 0 else {"ncols": cols or 100,
+                                                                                 "nrows": rows or 24}
             self._shards = tqdm(total=total_shards, desc="shards", unit="shard", position=0, file=self.stream,
-                                dynamic_ncols=True, leave=True)
+                                leave=True, **self._width)
 
     def shard(self, name: str) -> None:
         """A shard starts: shown as the shards bar's postfix."""
@@ -65,12 +81,15 @@ class Console:
     def step(self, verb: str, done: int, total: int, what: str = "") -> None:
         """One stage callback: ``verb`` (e.g. "detecting scenes") is at ``done`` of ``total``."""
         if not self.bars:
+            if self.lines and total and (done >= total or done == 0 or time.monotonic() - self._last_line >= 10):
+                self._last_line = time.monotonic()
+                print(f"  {verb}: {done}/{total}", flush=True)
             return
         if self._step is None or verb != self._step_name:
             self._close_step()
             self._step_name = verb
             self._step = self._tqdm(total=total, desc=f"  {verb}", position=1, file=self.stream,
-                                    dynamic_ncols=True, leave=False)
+                                    leave=False, **self._width)
         if self._step.total != total:
             self._step.total = total
         self._step.n = done
@@ -104,10 +123,11 @@ def report(verb: str, done: int, total: int, what: str = "") -> None:
 
 
 @contextmanager
-def console(total_shards: int, bars: bool | None = None) -> Iterator[Console]:
-    """Install a ``Console`` for the duration of a command (bars decided by ``use_bars`` unless given)."""
+def console(total_shards: int, bars: bool | None = None, lines: bool = False) -> Iterator[Console]:
+    """Install a ``Console`` for the duration of a command (bars decided by ``use_bars`` unless given;
+    ``lines``: without bars, print progress lines every 10 s)."""
     global _active
-    c = Console(total_shards, use_bars() if bars is None else bars)
+    c = Console(total_shards, use_bars() if bars is None else bars, lines=lines)
     previous, _active = _active, c
     try:
         yield c

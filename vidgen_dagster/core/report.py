@@ -232,6 +232,9 @@ def _stats_text(values: np.ndarray) -> str:
             f"p5-p95 = {np.percentile(values, 5):.3g} - {np.percentile(values, 95):.3g}")
 
 
+ALL_FILL, ALL_EDGE, KEPT_COLOR = "#c6dbef", "#08306b", "#f58518"  # all clips (fill, outline), kept clips
+
+
 def _histogram(path: Path, title: str, xlabel: str, values: Sequence[float], kept: Sequence[float],
                lines: list[tuple[str, float]], skewed: bool = False, integer: bool = False) -> Path:
     """Histogram of every scored clip with the kept clips overlaid, threshold lines dashed red.
@@ -261,11 +264,16 @@ def _histogram(path: Path, title: str, xlabel: str, values: Sequence[float], kep
             n = int(np.clip(np.sqrt(vals.size) * 2, 10, 40))
             bins = np.linspace(lo, hi, n + 1)
     plot_all = pos if log_x else vals
-    ax.hist(plot_all, bins=bins, color="#4c78a8", alpha=0.75, edgecolor="white", linewidth=0.5,
-            label=f"clips > 0 (n={pos.size:,})" if zeros else f"all clips (n={vals.size:,})")
+    # All clips as a light filled area with a dark outline drawn last, kept clips as narrower bars inside
+    # it: where every clip of a bin was kept the outline still shows the total (opaque overlaid bars
+    # would hide it).
+    label_all = f"clips > 0 (n={pos.size:,})" if zeros else f"all clips (n={vals.size:,})"
+    ax.hist(plot_all, bins=bins, histtype="stepfilled", facecolor=ALL_FILL, edgecolor=ALL_EDGE,
+            linewidth=1.6, label=label_all)
     if kept_v.size:
-        ax.hist(kept_v[kept_v > 0] if log_x else kept_v, bins=bins, color="#f58518", alpha=0.85,
-                edgecolor="white", linewidth=0.5, label=f"kept clips (n={kept_v.size:,})")
+        ax.hist(kept_v[kept_v > 0] if log_x else kept_v, bins=bins, rwidth=0.6, color=KEPT_COLOR,
+                label=f"kept clips (n={kept_v.size:,})")
+    ax.hist(plot_all, bins=bins, histtype="step", color=ALL_EDGE, linewidth=1.6)
     for label, value in lines:
         if value is None or (log_x and value <= 0):
             continue
