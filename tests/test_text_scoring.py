@@ -11,7 +11,14 @@ import pytest
 
 from vidgen_dagster.core import media
 from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError, ScoringError
-from vidgen_dagster.core.scoring.text import TextDetector, build_text_detector, score_text, text_mask
+from vidgen_dagster.core.scoring.text import (
+    TextDetector,
+    available_threads,
+    build_text_detector,
+    ocr_threads,
+    score_text,
+    text_mask,
+)
 
 OCR_CFG = {"backend": "rapidocr", "recognize": True, "min_box_score": 0.5}
 
@@ -35,6 +42,16 @@ def first_middle_last(path: Path, short_side: int = 320) -> list[np.ndarray]:
     frames = [f.image for f in media.decode_frames(path, info.stream_index, size, info.start_time_s)]
     assert frames, path
     return [frames[0], frames[len(frames) // 2], frames[-1]]
+
+
+def frame_at(path: Path, seconds: float, short_side: int = 320) -> np.ndarray:
+    """The first frame at or after ``seconds``, at analysis resolution (BGR); only that one is converted."""
+    info = media.probe(path)
+    size = media.analysis_size(info.width, info.height, short_side, info.sample_aspect_ratio)
+    for _, t, frame in media.iter_frames(path, info.stream_index, info.start_time_s):
+        if t >= seconds:
+            return frame.to_ndarray(format="bgr24", width=size[0], height=size[1], interpolation="AREA")
+    raise AssertionError(f"{path.name} ends before {seconds} s")
 
 
 def score_file(detector: TextDetector, path: Path) -> dict:
@@ -74,6 +91,17 @@ def test_rapidocr_detector_identity(detector):
     assert isinstance(detector, TextDetector)
     assert detector.backend == "rapidocr"
     assert "PP-OCRv6_det_small.onnx" in detector.model_id and "rapidocr-" in detector.model_id
+
+
+def test_threads_follow_config_then_the_runs_share(monkeypatch):
+    # `vidgen curate --jobs N` gives each of its N worker processes VIDGEN_THREADS = cores // N.
+    monkeypatch.setenv("VIDGEN_THREADS", "3")
+    assert ocr_threads(0) == 3 and ocr_threads(None) == 3
+    assert ocr_threads(5) == 5  # ocr.threads, when set, wins
+    monkeypatch.setenv("VIDGEN_THREADS", "")
+    assert ocr_threads(0) == available_threads()
+    monkeypatch.delenv("VIDGEN_THREADS")
+    assert ocr_threads(0) == available_threads()
 
 
 # ------------------------------------------------------------------------------- synthetic
@@ -138,6 +166,40 @@ def test_burned_in_subtitles(detector, media):
     polygons, scores = detector.detect(frames[0])
     kept = [p for p, s in zip(polygons, scores, strict=True) if s >= 0.5]
     assert kept and min(p[:, 1].min() for p in kept) > 0.7 * frames[0].shape[0]  # in the bottom band
+
+
+@pytest.mark.media
+def test_batched_detection_is_rapidocrs_own_detection(detector, media):
+    """detect_many bypasses rapidocr's TextDetector call (float32 preprocessing, one batch per clip):
+    the boxes must be exactly the ones rapidocr's own call finds, in its reading order, and a batch
+    must give each frame what it gets alone."""
+    frames = first_middle_last(media / "hardsub_cuts__vsr_test2.mp4")
+    frames.append(frame_at(media / "synthetic_text_timecode__moviepy_smpte-2997.mp4", 5.0))
+    batched = detector.detect_many(frames)
+    assert sum(len(p) for p, _ in batched) >= 4
+    for frame, (polygons, scores) in zip(frames, batched, strict=True):
+        alone_polys, alone_scores = detector.detect(frame)
+        assert len(alone_polys) == len(polygons)
+        assert all(np.abs(a - b).max() < 0.5 for a, b in zip(alone_polys, polygons, strict=True))
+        assert np.allclose(alone_scores, scores, atol=1e-3)
+        own = detector._det(frame)  # rapidocr's own call: same boxes (its scores are not reordered)
+        assert len(own.boxes) == len(polygons)
+        assert all(np.abs(np.asarray(a) - b).max() < 0.5 for a, b in zip(own.boxes, polygons, strict=True))
+        assert sorted(own.scores) == pytest.approx(sorted(scores), abs=1e-3)
+
+
+@pytest.mark.media
+def test_title_card_scores_belong_to_their_boxes(detector, media):
+    """Big Buck Bunny's title card: one large box (score ~0.9) and a speck (score ~0.4). rapidocr sorts
+    boxes into reading order without their scores; paired that way the title got the speck's score,
+    fell under min_box_score and the clip passed the text filter with its title on screen."""
+    frame = frame_at(media / "hd_30s__moviepy_big_buck_bunny_0_30.webm", 26.5)
+    polygons, scores = detector.detect(frame)
+    areas = [float(text_mask(frame.shape, [p]).mean()) for p in polygons]
+    title = int(np.argmax(areas))
+    assert areas[title] > 0.15 and scores[title] > 0.8
+    result = score_text(detector, [frame])
+    assert result["text_area"] > 0.15 and "BUN" in result["text_sample"].upper()
 
 
 @pytest.mark.media

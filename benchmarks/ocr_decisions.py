@@ -1,0 +1,99 @@
+"""OCR text decisions and cost: re-score a curated home's stored frames with this checkout's OCR and
+compare with the text scores that home recorded.
+
+Make the reference home with the code to compare against, then run this with the code under test:
+
+    vidgen curate ../shared/media --home H --until coarse_selection      # (old code)
+    python benchmarks/ocr_decisions.py --home H                           # (new code)
+
+Both sides score the very same stored JPEG frames (first/middle/last of every clip), so scene or frame
+changes made meanwhile cannot blur the comparison. A clip's text decision is ``text_area >
+thresholds.ocr_max_area`` (the rule ``coarse_selection`` applies; cross-checked against the ``text``
+reasons the home recorded). Prints every clip whose decision, area (beyond 1e-4), box count or
+frames-with-text changed, the OCR time per frame, and as its last line
+``text decisions changed: K of N clips``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from vidgen_dagster.core import coarse
+from vidgen_dagster.core.config import load_config
+from vidgen_dagster.core.scoring.text import build_text_detector, score_text
+from vidgen_dagster.core.shards import load_manifests
+from vidgen_dagster.core.store import Store
+
+ROLES = ("first", "middle", "last")
+
+
+def query(home: Path, sql: str) -> list[dict]:
+    exe = Path(sys.executable).parent / "vidgen"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "vidgen_dagster.cli"]
+    out = subprocess.run([*cmd, "query", "--home", str(home), sql, "--format", "json"],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--home", type=Path, required=True, help="a home curated at least to text_scores")
+    ap.add_argument("--threads", type=int, default=0, help="ocr.threads for the re-score (0: the default rule)")
+    args = ap.parse_args(argv)
+
+    config = load_config()
+    cfg = {**config["ocr"], "threads": args.threads}
+    limit = float(config["thresholds"]["ocr_max_area"])
+    before = {r["clip_id"]: r for r in query(args.home, "SELECT * FROM text_scores WHERE status = 'ok'")}
+    recorded = {r["clip_id"]: any(x.split(":")[0] == "text" for x in r["reasons"] or [])
+                for r in query(args.home, "SELECT clip_id, reasons FROM coarse_selection")}
+    store = Store(str(args.home))
+    clips = [(cf.clip_id, [cf.image(r) for r in cfg.get("frames") or ROLES if cf.has(r)])
+             for m in load_manifests(store) for cf in coarse.iter_clip_frames(store, m.shard)]
+    clips = [(c, f) for c, f in clips if c in before]
+    detector = build_text_detector(cfg)
+    if detector is None:
+        print("ocr.backend is none: nothing to compare", file=sys.stderr)
+        return 1
+    score_text(detector, clips[0][1][:1])  # warm-up: first-call allocations are not per-frame cost
+    load = os.getloadavg()
+    t = time.perf_counter()
+    after = {c: score_text(detector, frames, recognize=bool(cfg.get("recognize", True)),
+                           min_box_score=float(cfg.get("min_box_score", 0.5)),
+                           verify=bool(cfg.get("verify", True)),
+                           min_rec_score=float(cfg.get("min_rec_score", 0.5)))
+             for c, frames in clips}
+    seconds = time.perf_counter() - t
+    n_frames = sum(len(f) for _, f in clips)
+
+    changed = 0
+    mismatched_record = [c for c in before if c in recorded and (before[c]["text_area"] > limit) != recorded[c]]
+    for clip_id, _ in clips:
+        b, a = before[clip_id], after[clip_id]
+        db, da = b["text_area"] > limit, a["text_area"] > limit
+        changed += db != da
+        diffs = [k for k in ("box_count", "frames_with_text") if b[k] != a[k]]
+        if db != da or abs(b["text_area"] - a["text_area"]) > 1e-4 or diffs:
+            print(f"{clip_id}: text_area {b['text_area']:.4f} -> {a['text_area']:.4f}"
+                  f" ({'reject' if db else 'keep'} -> {'reject' if da else 'keep'})"
+                  + "".join(f", {k} {b[k]} -> {a[k]}" for k in diffs)
+                  + f"; sample {b['text_sample'][:40]!r} -> {a['text_sample'][:40]!r}")
+    rejected = sum(a["text_area"] > limit for a in after.values())
+    print(f"{len(clips)} clips, {n_frames} frames; text filter (text_area > {limit}) rejects "
+          f"{sum(b['text_area'] > limit for b in before.values())} before, {rejected} after")
+    if mismatched_record:
+        print(f"WARNING: {len(mismatched_record)} clips whose recorded text reason disagrees with the rule")
+    print(f"OCR {detector.model_id}: {1000 * seconds / n_frames:.1f} ms per frame "
+          f"({seconds:.1f} s, load average {load[0]:.1f} at start)")
+    print(f"text decisions changed: {changed} of {len(clips)} clips")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
