@@ -1,11 +1,12 @@
 """The ``vidgen`` command: curate, query, config show, models check/pull, captions check, export,
-rebalance, ui, demo."""
+report, status, rebalance, ui, demo."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -28,17 +29,37 @@ def _print_table(table, fmt: str) -> None:
         return
     import csv
 
-    writer = csv.writer(sys.stdout)
+    writer = csv.writer(sys.stdout, lineterminator="\n")  # csv's default \r\n is not what a shell pipe expects
     writer.writerow(table.column_names)
     for r in rows:
         writer.writerow([r[c] for c in table.column_names])
+
+
+def _home(args):
+    """The store of an existing home: every command but curate/demo/ui refuses a home that is not there
+    (a mistyped --home must not create one, nor run an export or a query against an empty one)."""
+    from .core.store import Store
+
+    return Store(args.home).require()
+
+
+def _config(args) -> dict:
+    """The configuration a read-only command uses: the home's record when there is a home (an explicit
+    --home must exist), with --config as a one-off overlay (never written)."""
+    from .core.config import home_record, load_config
+    from .core.store import Store
+
+    store = Store(getattr(args, "home", None))
+    if getattr(args, "home", None) and not store.exists():
+        store.require()
+    return load_config(args.config, home_record(store) if store.exists() else {})
 
 
 def cmd_curate(args) -> int:
     from .runner import curate
 
     result = curate(args.paths, home=args.home, config_path=args.config, shard_size=args.shard_size,
-                    until=args.until)
+                    until=args.until, jobs=args.jobs)
     _summary(args.home)
     if not result.runs:
         print("nothing to do: every shard is up to date")
@@ -65,7 +86,20 @@ def _summary(home: str | None) -> None:
         print(f"  {r['state']}: {r['path']}: {r['reason']}")
     _coarse_summary(store)
     _curated_summary(store)
-    print(f"catalog: {store.catalog_path}  (try: vidgen query --home {store.home} \"SELECT * FROM clips\")")
+    _failed_checks_summary(store.home)
+    print(f"catalog: {store.catalog_path}  (try: vidgen query --home {shlex.quote(str(store.home))} "
+          "\"SELECT * FROM clips\")")
+
+
+def _failed_checks_summary(home: str) -> None:
+    """Failed asset checks (warnings included) of every shard: the UI is not the only place they show."""
+    from .status import home_failed_checks
+
+    failed = home_failed_checks(home)
+    if failed:
+        print(f"failed checks: {len(failed)}")
+        for c in failed:
+            print(f"  {c.shard} {c.line()}")
 
 
 def _coarse_summary(store) -> None:
@@ -112,7 +146,6 @@ def _curated_summary(store) -> None:
 
 
 def cmd_captions_check(args) -> int:
-    from .core.config import load_config
     from .core.fine_curation import LABELS
     from .core.fine_curation.rules import check_caption
 
@@ -139,7 +172,7 @@ def cmd_captions_check(args) -> int:
         from .core.curation import build_judge_model, judge_concurrency
         from .core.fine_curation.judge import LLMJudge
 
-        cfg = dict(load_config(args.config)["judge"], backend=args.backend)
+        cfg = dict(_config(args)["judge"], backend=args.backend)
         model = build_judge_model(cfg)
         judge = LLMJudge(model, load_prompt(cfg.get("prompt") or "judge_v1.txt"),
                          max_attempts=int(cfg.get("max_attempts", 3)), max_tokens=int(cfg.get("max_tokens", 200)))
@@ -160,37 +193,68 @@ def cmd_captions_check(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .core.config import load_config
-    from .core.export import export_dataset
-    from .core.store import Store
-    from .defs.dataset import export_settings
+    """A materialisation of ``dataset_export`` (to OUT when given): the UI shows the CLI's export as the
+    asset's latest record, with where it went."""
+    from .core import progress
+    from .defs.dataset import export_dir, materialize_dataset_asset
 
-    config = load_config(args.config)
-    s = export_settings(config)
-    store = Store(args.home)
-    store.refresh_catalog()
-
-    def progress(done: int, total: int, what: str) -> None:
-        if done == total or done % 50 == 0:
-            print(f"  {done}/{total} {what}", flush=True)
-
-    summary = export_dataset(store, args.out, args.format or s["formats"], clips_per_tar=s["clips_per_tar"],
-                             crf=s["crf"], preset=s["preset"], max_short_side=s["max_short_side"],
-                             progress=progress)
-    print(f"exported {summary['clips']} clips to {args.out}: cut {summary['cut']}, reused {summary['reused']}, "
-          f"removed {summary['removed']}, failed {len(summary['failed'])}")
-    for fmt, path in (summary.get("files") or {}).items():
-        print(f"  {fmt}: {path}")
-    for cid, error in (summary.get("failed") or {}).items():
+    store = _home(args)
+    out = Path(args.out).expanduser().resolve() if args.out else export_dir(store.home, _config(args))
+    with progress.console(1, lines=True):
+        meta = materialize_dataset_asset(args.home, "dataset_export", args.config,
+                                         {"out_dir": str(out), "formats": list(args.format or [])})
+    failed = meta["failed_clips"].value if "failed_clips" in meta else {}
+    print(f"exported {meta['clips'].value} clips to {out}: cut {meta['cut'].value}, reused {meta['reused'].value}, "
+          f"removed {meta['removed'].value}, failed {len(failed)}")
+    for key, value in meta.items():
+        if key.startswith("file_"):
+            print(f"  {key[5:]}: {value.value}")
+    for cid, error in failed.items():
         print(f"  failed: {cid}: {error}")
-    return 1 if summary["failed"] else 0
+    return 1 if failed else 0
+
+
+def cmd_report(args) -> int:
+    """Materialise ``dataset_report`` (the same record as a launch in the UI) and say where the HTML is."""
+    from .defs.dataset import materialize_dataset_asset
+
+    _home(args)
+    meta = materialize_dataset_asset(args.home, "dataset_report", args.config)
+    missing = [k[5:] for k, v in meta.items() if k.startswith("plot_") and isinstance(v.value, str)]
+    if missing:
+        print(f"not computed: {', '.join(missing)} (see the report for why)")
+    print(f"report: {meta['html_report'].value}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    """Per shard: a readable name, file count, and what is materialised, stale, failed; failed checks."""
+    from .status import shard_statuses
+
+    _home(args)
+    statuses = shard_statuses(args.home, args.config)
+    if not statuses:
+        print("no shards registered (vidgen curate PATH registers footage)")
+    for st in statuses:
+        print(f"{st.shard}  {st.name}  [{st.files} file(s)]")
+        total = len(st.materialized) + len(st.missing)
+        print(f"  materialized {len(st.materialized)}/{total}"
+              + (f"; never: {', '.join(st.missing)}" if st.missing else ""))
+        if st.stale:
+            print(f"  stale: {', '.join(st.stale)}")
+        if st.failed:
+            print(f"  FAILED: {', '.join(st.failed)}")
+        for c in st.failed_checks:
+            print(f"  check failed: {c.line()}")
+        if not (st.stale or st.failed or st.failed_checks or st.missing):
+            print("  up to date, every check passed")
+    return 0
 
 
 def cmd_models(args) -> int:
-    from .core.config import load_config
     from .models import registry
 
-    config = load_config(args.config)
+    config = _config(args)
     if args.models_command == "check":
         rows = [s.as_dict() for s in registry.check(config)]
         if args.format == "json":
@@ -215,10 +279,8 @@ def cmd_models(args) -> int:
 
 def cmd_rebalance(args) -> int:
     from .core.coarse import rebalance
-    from .core.config import load_config
-    from .core.store import Store
 
-    ref = rebalance(Store(args.home), load_config(args.config))
+    ref = rebalance(_home(args), _config(args))
     print(f"sampling reference generation {ref.generation} frozen over all shards: "
           + ", ".join(f"{c}={f:.3f}" for c, f in sorted(ref.freq.items(), key=lambda x: -x[1])))
     print("every shard's coarse_selection is now stale: run `vidgen curate` (or backfill in the UI) to apply it")
@@ -228,10 +290,9 @@ def cmd_rebalance(args) -> int:
 def cmd_query(args) -> int:
     import duckdb
 
-    from .core.store import Store
-
+    store = _home(args)
     try:
-        table = Store(args.home).query(args.sql)
+        table = store.user_query(args.sql)
     except duckdb.Error as exc:
         print(f"vidgen query: {exc}", file=sys.stderr)
         return 2
@@ -240,9 +301,7 @@ def cmd_query(args) -> int:
 
 
 def cmd_config_show(args) -> int:
-    from .core.config import load_config
-
-    config = load_config(args.config)
+    config = _config(args)
     if args.format == "json":
         print(json.dumps(config, indent=2))
     else:
@@ -253,14 +312,56 @@ def cmd_config_show(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    from .runner import use_home
+    from .core.store import Store
+    from .runner import apply_config, use_home
 
-    home = use_home(args.home, args.config)
+    apply_config(Store(args.home), args.config)  # an explicit --config becomes the home's record
+    home = use_home(args.home)
     workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
     cmd = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
     cmd += ["-w", str(workspace)] if workspace.exists() else ["-m", "vidgen_dagster.definitions"]
-    print(f"Dagster UI on http://{args.host}:{args.port} over {home} (Ctrl-C stops it)")
-    return subprocess.call(cmd, env=os.environ.copy())
+    print(f"Dagster UI on http://{args.host}:{args.port} over {home} (Ctrl-C stops it)", flush=True)
+    return run_process_group(cmd)
+
+
+def run_process_group(cmd: list[str]) -> int:
+    """Run ``cmd`` in its own process group and stop the whole group (webserver, daemon, code servers)
+    when this process gets SIGINT or SIGTERM: ``dagster dev`` alone leaves its children behind on a
+    SIGTERM, and a terminal's Ctrl-C would reach them twice."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(cmd, env=os.environ.copy(), start_new_session=True)
+    stopping = {"sig": 0}
+
+    def forward(signum, _frame) -> None:
+        stopping["sig"] = signum
+        try:
+            os.killpg(proc.pid, signal.SIGINT)  # dagster dev shuts its children down on SIGINT
+        except ProcessLookupError:
+            pass
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while proc.poll() is None:
+            time.sleep(0.2)
+            if stopping["sig"]:
+                break
+        if stopping["sig"]:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        # whatever is left of the group (a child that ignored SIGINT) is killed
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 128 + stopping["sig"] if stopping["sig"] else proc.returncode
 
 
 def cmd_demo(args) -> int:
@@ -274,11 +375,40 @@ def cmd_demo(args) -> int:
     print(f"rendered {len(files)} sample videos into {folder}")
     result = curate([str(folder)], home=home, config_path=args.config)
     _summary(home)
-    return 0 if result.ok else 1
+    if not result.ok:
+        return 1
+    return _demo_ending(home)
+
+
+def _demo_ending(home: str) -> int:
+    """The demo's dataset and report, which stages ran with which models, and where to look."""
+    from .core.store import Store
+    from .defs.dataset import materialize_dataset_asset
+    from .status import stage_report
+
+    print("stages and models:")
+    print("\n".join(stage_report(Store(home))))
+    export = materialize_dataset_asset(home, "dataset_export")
+    report = materialize_dataset_asset(home, "dataset_report")
+    failed = export["failed_clips"].value if "failed_clips" in export else {}
+    q = shlex.quote(str(home))
+    print(f"dataset_export: {export['clips'].value} clip(s) in {export['out_dir'].value}"
+          + (f" ({len(failed)} failed to cut)" if failed else ""))
+    print(f"dataset_report: {report['html_report'].value}")
+    print("where to look:")
+    print(f"  the dataset     {export['out_dir'].value}  (README.md there: formats and columns)")
+    print(f"  the report      {report['html_report'].value}")
+    print(f"  every clip      vidgen query --home {q} \"SELECT clip_id, state, stage, reasons FROM curated_clips\"")
+    print(f"  shard status    vidgen status --home {q}")
+    print(f"  the UI          vidgen ui --home {q}")
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="vidgen", description="VidGen-1M video curation on Dagster")
+    parser.add_argument("--version", action="version", version=f"vidgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("curate", help="register footage into shards and materialize the graph for them")
@@ -287,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard-size", type=int, help="files per shard (default: ingest.shard_size)")
     _add_config(p)
     p.add_argument("--until", help="stop after this asset (e.g. videos, scenes, clips)")
+    p.add_argument("--jobs", "-j", type=int,
+                   help="shards run at once, each a run of the curate_shard job (default: the number of cores)")
     p.set_defaults(func=cmd_curate)
 
     p = sub.add_parser("query", help="run SQL against the DuckDB catalog")
@@ -297,7 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="configuration")
     csub = p.add_subparsers(dest="config_command", required=True)
-    s = csub.add_parser("show", help="print the effective configuration")
+    s = csub.add_parser("show", help="print the effective configuration (the home's record over the defaults)")
+    _add_home(s)
     _add_config(s)
     s.add_argument("--format", choices=["yaml", "json"], default="yaml")
     s.set_defaults(func=cmd_config_show)
@@ -317,10 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="model registry: which backend and weights each step uses")
     msub = p.add_subparsers(dest="models_command", required=True)
     s = msub.add_parser("check", help="per step: backend, model id and revision, weights present and where")
+    _add_home(s)
     _add_config(s)
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.set_defaults(func=cmd_models)
     s = msub.add_parser("pull", help="fetch the pinned models the configuration uses (needs network)")
+    _add_home(s)
     _add_config(s)
     s.add_argument("--dry-run", action="store_true", help="print what would be fetched, fetch nothing")
     s.set_defaults(func=cmd_models)
@@ -332,16 +467,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", choices=["rules", "transformers", "openai"], default="rules",
                    help="rules (always available) or the LLM judge configured under judge.*")
     s.add_argument("--format", choices=["json", "csv"], default="csv")
+    _add_home(s)
     _add_config(s)
     s.set_defaults(func=cmd_captions_check)
 
-    p = sub.add_parser("export", help="cut kept clips and write WebDataset / CSV / JSONL / Parquet to OUT")
-    p.add_argument("out", help="output folder (re-exporting into it is idempotent)")
+    p = sub.add_parser("export", help="materialise dataset_export: kept clips as WebDataset / CSV / JSONL / "
+                                      "Parquet in OUT")
+    p.add_argument("out", nargs="?", help="output folder (default: export.out_dir, else <home>/export); "
+                                          "re-exporting into it is idempotent")
     _add_home(p)
     p.add_argument("--format", action="append", choices=["webdataset", "csv", "jsonl", "parquet"],
                    help="repeatable; default: export.formats (all four)")
     _add_config(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("report", help="materialise dataset_report and print the HTML report's path")
+    _add_home(p)
+    _add_config(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("status", help="per shard: files, what is materialised, stale, failed; failed checks")
+    _add_home(p)
+    _add_config(p)
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("rebalance", help="freeze the category-sampling reference over all shards")
     _add_home(p)

@@ -1,70 +1,8 @@
-"""The Dagster code location: ``dagster dev -w workspace.yaml`` or ``vidgen ui`` loads ``defs``."""
+"""The Dagster code location: ``dagster dev -w workspace.yaml`` or ``vidgen ui`` loads ``defs`` for the home
+named by ``$VIDGEN_HOME`` (its configuration of record, ``<home>/vidgen.yaml``)."""
 
-from __future__ import annotations
+from .defs.graph import build_definitions, choose_executor
 
-import os
-
-import dagster as dg
-
-from .core.config import load_config
-from .core.store import resolve_home
-from .defs.automation import build_recurate_schedule
-from .defs.checks import build_checks
-from .defs.curation import build_curation_assets
-from .defs.dataset import build_dataset_assets
-from .defs.ingest import build_footage_sensor, shard_manifest, videos
-from .defs.resources import VidgenResource, video_shards
-from .defs.scenes import build_scene_assets
-from .defs.tagging import build_tagging_assets
-
-
-def build_definitions(home: str | None = None, config_path: str | None = None) -> dg.Definitions:
-    """Definitions for one store home and configuration (code versions follow the configuration)."""
-    config_path = config_path or os.environ.get("VIDGEN_CONFIG") or ""
-    config = load_config(config_path or None)
-    home = resolve_home(home)
-    scenes, clips, shard_accounting = build_scene_assets(config)
-    tagging, tagging_checks = build_tagging_assets(config, home)
-    curating, curating_checks = build_curation_assets(config)
-    assets = [shard_manifest, videos, scenes, clips, *tagging, *curating]
-    dataset = build_dataset_assets(config)
-    curate_shard = dg.define_asset_job(
-        "curate_shard", selection=dg.AssetSelection.assets(*assets), partitions_def=video_shards,
-        description="Everything per shard, from the manifest to the curated clips.",
-    )
-    build_dataset = dg.define_asset_job(
-        "build_dataset", selection=dg.AssetSelection.assets(*dataset),
-        description="Export and report over every shard's curated clips.")
-    holder: dict = {}
-    defs = dg.Definitions(
-        assets=[*assets, *dataset],
-        asset_checks=[shard_accounting, *tagging_checks, *curating_checks, *build_checks()],
-        jobs=[curate_shard, build_dataset],
-        sensors=[build_footage_sensor(curate_shard)],
-        schedules=[build_recurate_schedule(curate_shard, lambda: holder["defs"],
-                                           config["automation"]["recurate_cron"])],
-        resources={"vidgen": VidgenResource(home=home, config_path=str(config_path))},
-        executor=choose_executor(),
-    )
-    holder["defs"] = defs
-    return defs
-
-
-def choose_executor():
-    """``$VIDGEN_EXECUTOR``: ``in_process`` (default: one process per run; a step costs no code reload, and
-    one shard's steps mostly wait on each other anyway), ``multiprocess`` (independent steps such as the
-    three scorers in parallel processes) or ``k8s`` (every step its own pod, sized by the asset's
-    ``op_tags["dagster-k8s/config"]``)."""
-    name = os.environ.get("VIDGEN_EXECUTOR", "in_process").lower()
-    if name == "k8s":
-        from dagster_k8s import k8s_job_executor
-
-        return k8s_job_executor
-    if name == "multiprocess":
-        return dg.multiprocess_executor
-    if name in ("", "in_process"):
-        return dg.in_process_executor
-    raise ValueError(f"VIDGEN_EXECUTOR must be in_process, multiprocess or k8s; got {name!r}")
-
+__all__ = ["build_definitions", "choose_executor", "defs"]
 
 defs = build_definitions()

@@ -33,7 +33,7 @@ def pair_roles(k: int) -> tuple[str, str]:
 @dataclass(frozen=True)
 class FrameSettings:
     short_side: int = 320
-    flow_pairs: int = 4
+    flow_pairs: int = 3
     flow_gap_s: float = 0.066
     jpeg_quality: int = 92
 

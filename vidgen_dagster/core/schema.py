@@ -8,17 +8,21 @@ STR, F64, I64, BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
 TABLES: dict[str, pa.Schema] = {
     "shard_manifest": pa.schema(
-        [("shard", STR), ("path", STR), ("size_bytes", I64), ("mtime_ns", I64), ("registered_at", STR)]
+        [("shard", STR), ("path", STR), ("size_bytes", I64), ("mtime_ns", I64), ("registered_at", STR),
+         ("error", STR)]  # why the entry is not a readable file (link broken / loop, a folder, gone)
     ),
     "videos": pa.schema(
         [
             ("video_id", STR), ("shard", STR), ("path", STR),
-            ("status", STR),  # ok | failed | duplicate
+            # ok | failed | duplicate | missing (gone from disk) | skipped (not a file) | superseded (an
+            # earlier content of this path: the file was replaced; `superseded_by` names the current video)
+            ("status", STR),
             ("error", STR), ("duplicate_of", STR),
             ("duration_s", F64), ("fps", F64), ("fps_nominal", F64), ("vfr", BOOL), ("frame_count", I64),
             ("width", I64), ("height", I64), ("rotation", I64), ("sample_aspect_ratio", STR),
             ("codec", STR), ("pixel_format", STR), ("stream_index", I64), ("video_streams", I64),
             ("streams", I64), ("start_time_s", F64), ("size_bytes", I64), ("sha256", STR),
+            ("version", I64), ("superseded_by", STR), ("mtime_ns", I64),
         ]
     ),
     # One row per video that reached scene detection: the decode pass's own record.

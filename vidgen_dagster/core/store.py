@@ -77,7 +77,7 @@ class Store:
             data = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
         folder = final.rsplit("/", 1)[0]
         self.fs.create_dir(folder, recursive=True)
-        tmp = f"{folder}/.{shard}.{uuid.uuid4().hex}.tmp"
+        tmp = f"{folder}/{_tmp_name(shard)}"
         try:
             with self.fs.open_output_stream(tmp) as sink:
                 pq.write_table(data, sink, compression="zstd")
@@ -98,7 +98,7 @@ class Store:
         schema = TABLES[table]
         folder = final.rsplit("/", 1)[0]
         self.fs.create_dir(folder, recursive=True)
-        tmp = f"{folder}/.{shard}.{uuid.uuid4().hex}.tmp"
+        tmp = f"{folder}/{_tmp_name(shard)}"
         sink = self.fs.open_output_stream(tmp)
         out = pq.ParquetWriter(sink, schema, compression="zstd")
 
@@ -128,11 +128,50 @@ class Store:
         final = self._path(*rel.split("/"))
         folder = final.rsplit("/", 1)[0]
         self.fs.create_dir(folder, recursive=True)
-        tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
+        tmp = f"{folder}/{_tmp_name('')}"
         with self.fs.open_output_stream(tmp) as sink:
             sink.write(payload)
         self.fs.move(tmp, final)
         return final
+
+    def exists(self) -> bool:
+        """Whether this is a vidgen home: it holds a configuration record, manifests or tables."""
+        kinds = [self.fs.get_file_info(self._path(name)).type for name in ("vidgen.yaml", MANIFESTS_DIR, "tables")]
+        return any(k != pafs.FileType.NotFound for k in kinds)
+
+    def require(self) -> Store:
+        """This store, or a clear error when there is no home here (a mistyped ``--home`` must never
+        create one, nor make an export or a query run against an empty one)."""
+        if not self.exists():
+            raise StoreError(f"no vidgen home at {self.home} (create one with `vidgen curate PATH --home ...`; "
+                             "check --home / $VIDGEN_HOME)")
+        return self
+
+    def sweep_temp_files(self, max_age_s: float = 24 * 3600) -> list[str]:
+        """Remove temporary files left by killed writers: on local disk those whose writing process is
+        gone (the pid is in the name), elsewhere those older than ``max_age_s``. Returns what was removed."""
+        removed = []
+        folders = [self._path("tables", t) for t in TABLES] + [self._path(MANIFESTS_DIR), self._root]
+        now = time.time()
+        for folder in folders:
+            selector = pafs.FileSelector(folder, allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                m = _TMP_RE.match(info.base_name)
+                if info.type != pafs.FileType.File or not m:
+                    continue
+                pid = int(m.group(1))
+                if self.is_local and m.group(2) == TEMP_HOST:
+                    stale = not _pid_alive(pid)
+                else:
+                    mtime = info.mtime.timestamp() if info.mtime else now
+                    stale = now - mtime > max_age_s
+                if stale:
+                    try:
+                        self.fs.delete_file(info.path)
+                        removed.append(info.path)
+                    except (FileNotFoundError, OSError):
+                        pass
+        return removed
 
     def read_bytes(self, rel: str) -> bytes:
         with self.fs.open_input_stream(self._path(*rel.split("/"))) as src:
@@ -214,13 +253,62 @@ class Store:
             self.refresh_catalog()
         return duckdb.connect(self.catalog_path, read_only=read_only)
 
+    def _views_connection(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory connection with every view over the Parquet globs: reads take no lock on the
+        catalog file, so queries never fail while another process refreshes it."""
+        con = duckdb.connect(":memory:")
+        if not self.is_local:
+            con.execute("INSTALL httpfs; LOAD httpfs;")
+        self._create_views(con)
+        return con
+
     def query(self, sql: str) -> pa.Table:
-        con = self.connect(read_only=True)  # remote homes: a fresh in-memory connection per query
+        """Run our own SQL (summaries, reports) over the catalog views."""
+        con = self._views_connection()
         try:
             rel = con.sql(sql)
             return rel.to_arrow_table() if rel is not None else pa.table({})
         finally:
             con.close()
+
+    def user_query(self, sql: str) -> pa.Table:
+        """Run a user's SQL read-only: one SELECT statement, only this home's tables readable, no file
+        written or read elsewhere (DuckDB's external access is limited to ``<home>/tables`` and the
+        setting is locked so the statement cannot lift it)."""
+        con = self._views_connection()
+        try:
+            statements = con.extract_statements(sql)
+            if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+                kinds = ", ".join(st.type.name for st in statements) or "nothing"
+                raise StoreError(f"vidgen query runs one read-only SELECT statement; got {kinds}")
+            tables_dir = self.uri("tables").replace("'", "''") + "/"
+            con.execute(f"SET allowed_directories = ['{tables_dir}']")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            return con.sql(sql).to_arrow_table()
+        finally:
+            con.close()
+
+
+MANIFESTS_DIR = "manifests"
+TEMP_HOST = re.sub(r"[^A-Za-z0-9-]", "-", os.uname().nodename)[:40] or "host"
+# Temp names carry the writer's host and pid so a later sweep can tell a dead writer's debris from a
+# live writer's file: .<prefix>.<pid>@<host>.<random>.tmp
+_TMP_RE = re.compile(r"^\..*?\.?(\d+)@([A-Za-z0-9-]+)\.[0-9a-f]{32}\.tmp$")
+
+
+def _tmp_name(prefix: str) -> str:
+    return f".{prefix + '.' if prefix else ''}{os.getpid()}@{TEMP_HOST}.{uuid.uuid4().hex}.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _check(table: str, shard: str) -> None:

@@ -5,14 +5,15 @@ from functools import cached_property
 
 import dagster as dg
 
-from ..core.config import load_config
+from ..core.config import home_record, load_config
 from ..core.store import Store
 
 video_shards = dg.DynamicPartitionsDefinition(name="video_shards")
 
 
 class VidgenResource(dg.ConfigurableResource):
-    """``home``: the store root (local folder or URI). ``config_path``: a YAML file over the defaults."""
+    """``home``: the store root (local folder or URI); its configuration of record applies.
+    ``config_path``: an optional one-off YAML overlay (tests compare two configurations with it)."""
 
     home: str
     config_path: str = ""
@@ -23,4 +24,4 @@ class VidgenResource(dg.ConfigurableResource):
 
     @cached_property
     def config(self) -> dict:
-        return load_config(self.config_path or None)
+        return load_config(self.config_path or None, home_record(self.store))
