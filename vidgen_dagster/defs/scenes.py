@@ -11,10 +11,16 @@ from .resources import VidgenResource, video_shards
 
 
 def build_scene_assets(config: dict) -> list:
+    # TransNetV2 (the GPU-node default in k8s/storage.yaml) gets the step's GPU and joins the gpu pool;
+    # the CPU cascade does not hold a GPU.
+    gpu = config["scenes"]["cut_detector"] == "transnetv2"
+    limits = {"memory": "4Gi", **({"nvidia.com/gpu": "1"} if gpu else {})}
+
     @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[videos],
               code_version=f"3-{section_hash(config, 'scenes')}",
               op_tags={"dagster-k8s/config": {"container_config": {"resources": {
-                  "requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}}}},
+                  "requests": {"cpu": "2", "memory": "2Gi"}, "limits": limits}}},
+                  **({"dagster/concurrency_key": "gpu"} if gpu else {})},
               description="Shot boundaries (PySceneDetect cascade + gradual-transition detector, or "
                           "TransNetV2) and fades on one decode pass per video at analysis resolution; "
                           "boundaries in frames and real seconds.")
