@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 from vidgen_dagster.core import media as vm
-from vidgen_dagster.core.errors import DecodeError, VideoOpenError
+from vidgen_dagster.core import shards as shardlib
+from vidgen_dagster.core import stages
+from vidgen_dagster.core.config import load_config
+from vidgen_dagster.core.errors import DecodeError, GeometryError, VideoOpenError
+from vidgen_dagster.core.store import Store
 
 GOOD = [
     "badinput_startoffset__pyscenedetect_delayed_start.mp4",
@@ -100,3 +107,42 @@ def test_not_a_video_is_a_clear_open_error(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(VideoOpenError):
         vm.probe(empty)
+
+
+def _strip_video(path, width: int, height: int, frames: int = 20) -> None:
+    """A real lossless video of odd size (FFV1 allows any width), a grey ramp over time."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
+        for i in range(frames):
+            image = np.full((height, width, 3), 40 + 8 * i, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def test_scaled_sizes_are_bounded_by_the_long_side_too():
+    assert vm.analysis_size(1920, 1080, 144) == (256, 144)
+    # A 3x4001 strip used to become 144x192048 for scene detection; now its long side is capped.
+    assert vm.analysis_size(3, 4001, 144) == (2, vm.MAX_LONG_OVER_SHORT * 144)
+    assert vm.analysis_size(4001, 3, 320) == (vm.MAX_LONG_OVER_SHORT * 320, 2)
+    w, h = vm.analysis_size(90, 720, 144)  # 8:1, allowed: the short side shrinks to keep the shape
+    assert (w, h) == (72, 576)
+
+
+def test_absurd_aspect_ratio_fails_the_video_with_a_typed_reason(tmp_path):
+    strip, tall = tmp_path / "strip_3x4001.mkv", tmp_path / "tall_90x720.mkv"
+    _strip_video(strip, 3, 4001)
+    _strip_video(tall, 90, 720)
+    store = Store(tmp_path / "home")
+    (m,) = shardlib.register(store, [shardlib.FileEntry.of(p) for p in (strip, tall)], shard_size=2)
+    stages.run_shard_manifest(store, m.shard)
+    stages.run_videos(store, m.shard)
+    stages.run_scenes(store, m.shard, load_config())
+    runs = {Path(v["path"]).name: v["video_id"] for v in store.rows("videos", m.shard)}
+    by_id = {r["video_id"]: r for r in store.rows("scene_runs", m.shard)}
+    failed, ok = by_id[runs["strip_3x4001.mkv"]], by_id[runs["tall_90x720.mkv"]]
+    assert failed["status"] == "failed" and failed["error"].startswith(f"{GeometryError.code}:")
+    assert ok["status"] == "ok" and (ok["analysis_width"], ok["analysis_height"]) == (72, 576)
+    assert ok["frames_decoded"] == 20
