@@ -239,7 +239,7 @@ def test_two_curates_at_once_on_a_fresh_home_both_succeed(tmp_path, media):
     for p in procs:
         out, err = p.communicate()
         assert p.returncode == 0, out + err
-        assert "Traceback" not in err and out.count("up to date") == 2
+        assert "Traceback" not in err and out.count(": up to date") == 2
 
 
 # -- case 9: a killed run and its debris -----------------------------------------------------------
