@@ -68,11 +68,12 @@ def failed_checks(instance: dg.DagsterInstance, check_keys, shards: set[str] | N
     for key in sorted(check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         seen: set[str] = set()
         for rec in instance.event_log_storage.get_asset_check_execution_history(key, limit=history):
+            if rec.status not in (AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED):
+                continue  # planned, still running, or its run died: not a result
             ev = rec.event.dagster_event.asset_check_evaluation_data if rec.event and rec.event.dagster_event \
                 else None
-            if ev is None or rec.status not in (AssetCheckExecutionRecordStatus.SUCCEEDED,
-                                                AssetCheckExecutionRecordStatus.FAILED):
-                continue  # planned or still running: not a result
+            if ev is None:
+                continue
             meta = ev.metadata or {}
             shard = meta["shard"].value if "shard" in meta else partition_of(rec.run_id)
             if shard is None or shard in seen or (shards is not None and shard not in shards):
@@ -110,8 +111,10 @@ def shard_statuses(home: str, config_path: str | None = None) -> list[ShardStatu
     store = Store(home)
     manifests = sorted(shardlib.load_manifests(store), key=lambda m: (m.registered_at, m.shard))
     defs = build_definitions(home, config_path)
-    keys = upstream_of(defs, None)
-    check_keys = list(defs.resolve_asset_graph().asset_check_keys)
+    graph = defs.resolve_asset_graph()
+    wanted = set(upstream_of(defs, None))
+    keys = [k for k in graph.toposorted_asset_keys if k in wanted]  # listed in graph order
+    check_keys = list(graph.asset_check_keys)
     instance = dg.DagsterInstance.get()
     try:
         checks = failed_checks(instance, check_keys, {m.shard for m in manifests})
