@@ -25,6 +25,7 @@ load average is printed before and after each timed part so a noisy figure can b
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shlex
@@ -234,6 +235,17 @@ def step_seconds(home: Path) -> tuple[dict[str, float], int]:
         instance.dispose()
 
 
+def clip_count(home: Path) -> int:
+    """Clips the run scored for text (OCR looks at 3 frames of each)."""
+    out = subprocess.run([*vidgen_command(), "query", "--home", str(home), "--format", "json",
+                          "SELECT count(*) AS n FROM text_scores WHERE status = 'ok'"],
+                         capture_output=True, text=True)
+    try:
+        return int(json.loads(out.stdout)[0]["n"])
+    except (ValueError, LookupError, TypeError):
+        return 0
+
+
 def fmt_steps(steps: dict[str, float]) -> str:
     """Asset steps in graph order, then the asset checks (steps of their own) as one total."""
     assets = [k for k in STEP_ORDER if k in steps]
@@ -274,9 +286,11 @@ def bench_n(n: int, srcs: list[Path], work: Path, jobs: int | None, workers: int
         print(f"N={n}: curate failed, see {first['log']}:\n" + first["log"].read_text()[-2000:])
     print(f"N={n}: step seconds summed over runs: {fmt_steps(steps)} "
           f"(total {sum(steps.values()):.1f})")
-    if "text_scores" in steps and "frames" in steps:
-        print(f"N={n}: OCR (text_scores) / decode: {steps['text_scores'] / decode_s:.2f}, "
-              f"scenes / decode: {steps.get('scenes', 0.0) / decode_s:.2f}")
+    if "text_scores" in steps:
+        clips = clip_count(home)
+        per_frame = f", {1000 * steps['text_scores'] / (3 * clips):.0f} ms per OCR frame" if clips else ""
+        print(f"N={n}: {clips} clips; OCR (text_scores) / decode: {steps['text_scores'] / decode_s:.2f}"
+              f"{per_frame}; scenes / decode: {steps.get('scenes', 0.0) / decode_s:.2f}")
     print(f"N={n}: load after curate: {loadavg()}; CPU seconds curate/decode {first['cpu'] / decode_cpu:.2f} "
           "(less sensitive to a shared machine's load than the wall ratio)")
     again = run_curate([folder], home, jobs, work / f"curate_{n}_noop.log")
