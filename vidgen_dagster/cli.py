@@ -87,7 +87,9 @@ def _summary(home: str | None) -> None:
     _coarse_summary(store)
     _curated_summary(store)
     _failed_checks_summary(store.home)
-    print(f"catalog: {store.catalog_path}  (try: vidgen query --home {shlex.quote(str(store.home))} "
+    # An object-store home has no catalog file: queries build the views in memory over its tables.
+    where = store.catalog_path if store.is_local else f"in-memory views over {store.uri('tables')}"
+    print(f"catalog: {where}  (try: vidgen query --home {shlex.quote(str(store.home))} "
           "\"SELECT * FROM clips\")")
 
 
@@ -366,10 +368,13 @@ def run_process_group(cmd: list[str]) -> int:
 
 def cmd_demo(args) -> int:
     from .core.demo import render_samples
+    from .core.errors import ConfigError
     from .core.store import resolve_home
     from .runner import curate
 
     home = resolve_home(args.home)
+    if "://" in home:  # the sample footage is rendered into the home and clips are cut from it: local only
+        raise ConfigError(f"vidgen demo renders its footage into the home: give a local --home, not {home}")
     folder = Path(home) / "demo_footage"
     files = render_samples(folder)
     print(f"rendered {len(files)} sample videos into {folder}")

@@ -6,16 +6,28 @@ Layout under ``<home>`` (a local folder or an fsspec/pyarrow URI such as ``s3://
     catalog.duckdb                   one view per table over tables/<table>/*.parquet
     manifests/<shard>.json           what the shard registry decided (see shards.py)
 
-Writes go to a hidden temporary name in the same folder and are renamed into place, so a killed
-run leaves either the old file or the new one, never half of one, and a re-run replaces rows
-instead of appending them. Many processes (k8s pods) can write different shards at once; only
-the catalog file is single-writer, and it is only touched to (re)create views.
+On local disk writes go to a hidden temporary name in the same folder and are renamed into place,
+so a killed run leaves either the old file or the new one, never half of one, and a re-run replaces
+rows instead of appending them. On an object store there is no rename (a "move" is copy + delete):
+the whole object is serialised first (in memory, or spooled to a local temporary file for streamed
+tables) and then sent under its final key in one PUT or one multipart upload, which the store makes
+visible only on completion; a writer killed mid-upload leaves the previous object (and an incomplete
+upload that a bucket lifecycle rule aborts), never part of a new one. Many processes (k8s pods) can
+write different shards at once; only the catalog file is single-writer, and it is only touched to
+(re)create views.
+
+Object-store homes (``s3://bucket/prefix``) use pyarrow's S3 filesystem with the standard variables
+(``AWS_ENDPOINT_URL[_S3]``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION`` /
+``AWS_DEFAULT_REGION``). DuckDB reads them through Arrow datasets registered in an in-memory
+connection, not through its ``httpfs`` extension: the duckdb wheel does not bundle httpfs and
+``INSTALL httpfs`` downloads it, which an offline cluster or CI cannot do.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +37,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -45,7 +58,7 @@ def resolve_home(home: str | os.PathLike | None = None) -> str:
 class Store:
     def __init__(self, home: str | os.PathLike | None = None):
         self.home = resolve_home(home)
-        self.fs, self._root = pafs.FileSystem.from_uri(self.home if "://" in self.home else Path(self.home).as_uri())
+        self.fs, self._root = _filesystem(self.home)
         self.is_local = isinstance(self.fs, pafs.LocalFileSystem)
 
     # -- paths ---------------------------------------------------------------------------------
@@ -75,6 +88,11 @@ class Store:
             data = rows.select(schema.names).cast(schema)
         else:
             data = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
+        if not self.is_local:
+            buf = pa.BufferOutputStream()  # the whole file first: nothing is sent before it is complete
+            pq.write_table(data, buf, compression="zstd")
+            self._put(final, buf.getvalue())
+            return final
         folder = final.rsplit("/", 1)[0]
         self.fs.create_dir(folder, recursive=True)
         tmp = f"{folder}/{_tmp_name(shard)}"
@@ -96,10 +114,13 @@ class Store:
         hold in memory at once; the file appears atomically when the block exits without error."""
         final = self.table_file(table, shard)
         schema = TABLES[table]
-        folder = final.rsplit("/", 1)[0]
-        self.fs.create_dir(folder, recursive=True)
+        if self.is_local:
+            fs, folder = self.fs, final.rsplit("/", 1)[0]
+            self.fs.create_dir(folder, recursive=True)
+        else:  # spool to local disk, then one upload under the final key (see the module docstring)
+            fs, folder = pafs.LocalFileSystem(), tempfile.gettempdir()
         tmp = f"{folder}/{_tmp_name(shard)}"
-        sink = self.fs.open_output_stream(tmp)
+        sink = fs.open_output_stream(tmp)
         out = pq.ParquetWriter(sink, schema, compression="zstd")
 
         def write(rows: list[dict[str, Any]]) -> None:
@@ -111,7 +132,12 @@ class Store:
             yield write
             out.close()
             sink.close()
-            self.fs.move(tmp, final)
+            if self.is_local:
+                self.fs.move(tmp, final)
+            else:
+                with pa.memory_map(tmp) as spooled:
+                    self._put(final, spooled.read_buffer())
+                fs.delete_file(tmp)
         except BaseException:
             for closing in (out.close, sink.close):
                 try:
@@ -119,13 +145,25 @@ class Store:
                 except Exception:  # noqa: BLE001 - already failing; the temp file is removed below
                     pass
             try:
-                self.fs.delete_file(tmp)
+                fs.delete_file(tmp)
             except (FileNotFoundError, OSError):
                 pass
             raise
 
+    def _put(self, final: str, payload: bytes | pa.Buffer) -> None:
+        """Send a complete object under ``final`` on an object store. One ``write`` call hands the whole
+        payload to Arrow's S3 stream (a single PUT when small, else a multipart upload): no Python-level
+        exception can fall between two parts, so the stream's close (which completes the upload, also
+        on an exception: pyarrow exposes no abort) only ever completes a whole object; Arrow completes
+        a multipart upload only after every part succeeded."""
+        with self.fs.open_output_stream(final) as sink:
+            sink.write(payload)
+
     def write_bytes(self, rel: str, payload: bytes) -> str:
         final = self._path(*rel.split("/"))
+        if not self.is_local:
+            self._put(final, payload)
+            return final
         folder = final.rsplit("/", 1)[0]
         self.fs.create_dir(folder, recursive=True)
         tmp = f"{folder}/{_tmp_name('')}"
@@ -172,6 +210,13 @@ class Store:
                     except (FileNotFoundError, OSError):
                         pass
         return removed
+
+    def delete(self, rel: str) -> None:
+        """Remove one file under the home (nothing when it is not there)."""
+        try:
+            self.fs.delete_file(self._path(*rel.split("/")))
+        except FileNotFoundError:
+            pass
 
     def read_bytes(self, rel: str) -> bytes:
         with self.fs.open_input_stream(self._path(*rel.split("/"))) as src:
@@ -231,7 +276,14 @@ class Store:
 
     def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
         for table, schema in TABLES.items():
-            if self.list_files(f"tables/{table}", ".parquet"):
+            files = self.list_files(f"tables/{table}", ".parquet")
+            if files and not self.is_local:
+                # Arrow reads the objects (pyarrow's S3 client, the same endpoint and keys as the writes);
+                # DuckDB scans the registered dataset with projection and filter pushdown. The explicit
+                # schema fills columns that older files lack with nulls (union_by_name's job locally).
+                paths = [self._path("tables", table, name) for name in files]
+                con.register(table, pads.dataset(paths, schema=schema, format="parquet", filesystem=self.fs))
+            elif files:
                 glob = self.uri("tables", table, "*.parquet").replace("'", "''")
                 con.execute(
                     f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{glob}', union_by_name=true)"
@@ -243,12 +295,9 @@ class Store:
 
     def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
         """A connection to the catalog (created on first use). For an object-store home: an in-memory
-        connection with the views created over the remote Parquet globs (DuckDB's httpfs extension)."""
+        connection with the views over the objects (Arrow datasets; there is no catalog file)."""
         if not self.is_local:
-            con = duckdb.connect()
-            con.execute("INSTALL httpfs; LOAD httpfs;")
-            self._create_views(con)
-            return con
+            return self._views_connection()
         if not Path(self.catalog_path).exists():
             self.refresh_catalog()
         return duckdb.connect(self.catalog_path, read_only=read_only)
@@ -257,8 +306,6 @@ class Store:
         """An in-memory connection with every view over the Parquet globs: reads take no lock on the
         catalog file, so queries never fail while another process refreshes it."""
         con = duckdb.connect(":memory:")
-        if not self.is_local:
-            con.execute("INSTALL httpfs; LOAD httpfs;")
         self._create_views(con)
         return con
 
@@ -274,7 +321,8 @@ class Store:
     def user_query(self, sql: str) -> pa.Table:
         """Run a user's SQL read-only: one SELECT statement, only this home's tables readable, no file
         written or read elsewhere (DuckDB's external access is limited to ``<home>/tables`` and the
-        setting is locked so the statement cannot lift it)."""
+        setting is locked so the statement cannot lift it). On an object-store home DuckDB itself
+        opens no file at all: the views scan Arrow datasets registered before the lock-down."""
         con = self._views_connection()
         try:
             statements = con.extract_statements(sql)
@@ -295,6 +343,28 @@ TEMP_HOST = re.sub(r"[^A-Za-z0-9-]", "-", os.uname().nodename)[:40] or "host"
 # Temp names carry the writer's host and pid so a later sweep can tell a dead writer's debris from a
 # live writer's file: .<prefix>.<pid>@<host>.<random>.tmp
 _TMP_RE = re.compile(r"^\..*?\.?(\d+)@([A-Za-z0-9-]+)\.[0-9a-f]{32}\.tmp$")
+
+
+def _filesystem(home: str) -> tuple[pafs.FileSystem, str]:
+    """pyarrow's filesystem and root path for a home. For ``s3://`` the endpoint comes from
+    ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` explicitly (recent pyarrow reads them itself, older
+    releases do not, and a MinIO / Ceph / moto endpoint is usually plain http on a private port)."""
+    if "://" not in home:
+        return pafs.LocalFileSystem(), Path(home).as_posix()
+    scheme, rest = home.split("://", 1)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if scheme != "s3" or not endpoint or "?" in rest:
+        try:
+            return pafs.FileSystem.from_uri(home)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise StoreError(f"cannot open home {home}: {exc}") from exc
+    if not rest.split("/", 1)[0]:
+        raise StoreError(f"home {home} names no bucket (s3://bucket/prefix)")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    http = endpoint.startswith("http://")
+    fs = pafs.S3FileSystem(endpoint_override=endpoint.split("://", 1)[-1].rstrip("/"),
+                           scheme="http" if http else "https", region=region)
+    return fs, rest.rstrip("/")
 
 
 def _tmp_name(prefix: str) -> str:

@@ -3,12 +3,13 @@ dataset_report (Figure 2 distributions, Table 1, the curation funnel). Unpartiti
 shard's ``curated_clips`` through the store."""
 
 
+import tempfile
 from pathlib import Path
 
 import dagster as dg
 
 from ..core.config import section_hash
-from ..core.errors import VidgenError
+from ..core.errors import ConfigError, VidgenError
 from ..core.progress import report
 from .resources import VidgenResource
 
@@ -20,7 +21,12 @@ def export_settings(config: dict) -> dict:
 
 
 def export_dir(home: str, config: dict) -> Path:
-    return Path(config["export"].get("out_dir") or Path(home) / "export").expanduser()
+    if config["export"].get("out_dir"):
+        return Path(config["export"]["out_dir"]).expanduser()
+    if "://" in home:  # the cuts are written by PyAV to local files; an object store is not a folder
+        raise ConfigError(f"home {home} is on an object store: the export writes clip files to a local folder; "
+                          "name one (vidgen export OUT, or export.out_dir)")
+    return Path(home) / "export"
 
 
 class ExportConfig(dg.Config):
@@ -106,9 +112,23 @@ def build_dataset_assets(config: dict) -> list:
     def dataset_report(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         from ..core.report import build_report
 
-        out = Path(vidgen.home) / "report"
-        report = build_report(vidgen.store, out, vidgen.config)
-        meta: dict = {"html_report": dg.MetadataValue.path(str(report.html_path))}
+        store = vidgen.store
+        if store.is_local:
+            report = build_report(store, Path(vidgen.home) / "report", vidgen.config)
+            return _report_result(context, report, str(report.html_path))
+        # An object-store home: matplotlib and the HTML writer write local files, so the report is built
+        # in a scratch folder and its files are uploaded to <home>/report/ (figures no longer drawn removed).
+        with tempfile.TemporaryDirectory(prefix="vidgen-report-") as tmp:
+            report = build_report(store, tmp, vidgen.config)
+            names = sorted(f.name for f in Path(tmp).iterdir() if f.is_file())
+            for name in names:
+                store.write_bytes(f"report/{name}", (Path(tmp) / name).read_bytes())
+            for name in set(store.list_files("report", ".png")) - set(names):
+                store.delete(f"report/{name}")
+            return _report_result(context, report, store.uri("report", report.html_path.name))
+
+    def _report_result(context: dg.AssetExecutionContext, report, html: str) -> dg.MaterializeResult:
+        meta: dict = {"html_report": dg.MetadataValue.path(html)}
         if report.figures:
             meta["plots"] = dg.MetadataValue.md(plots_markdown(report.figures))
         for name, table in report.tables.items():
@@ -116,7 +136,7 @@ def build_dataset_assets(config: dict) -> list:
         for name, why in (getattr(report, "missing", None) or {}).items():
             meta[f"plot_{name}"] = dg.MetadataValue.text(why)
         meta.update({k: v for k, v in report.numbers.items() if isinstance(v, int | float | str)})
-        context.log.info(f"report written to {report.html_path}")
+        context.log.info(f"report written to {html}")
         return dg.MaterializeResult(metadata=meta)
 
     return [dataset_export, dataset_report]
