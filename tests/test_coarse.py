@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+from shard_helpers import curated_until_clips
 
 from vidgen_dagster.core import coarse, frames, stages
 from vidgen_dagster.core import shards as shardlib
@@ -14,17 +15,6 @@ from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError
 from vidgen_dagster.core.scoring import motion
 from vidgen_dagster.core.selection import Reference, keep_probabilities, select, unit_hash
 from vidgen_dagster.core.store import Store
-
-
-def curated_until_clips(home, paths, config) -> tuple[Store, str]:
-    store = Store(home)
-    entries = [shardlib.FileEntry.of(p) for p in paths]
-    (m,) = shardlib.register(store, entries, shard_size=len(entries))
-    stages.run_shard_manifest(store, m.shard)
-    stages.run_videos(store, m.shard)
-    stages.run_scenes(store, m.shard, config)
-    stages.run_clips(store, m.shard, config)
-    return store, m.shard
 
 
 def test_plan_keeps_first_middle_last_and_pairs_a_time_gap_apart():
@@ -270,9 +260,7 @@ def test_shard_decisions_do_not_change_when_another_shard_arrives_until_rebalanc
         stages.run_scenes(store, shard, config)
         stages.run_clips(store, shard, config)
         coarse.run_frames(store, shard, config)
-        coarse.run_motion(store, shard, config)
-        coarse.run_text(store, shard, config)
-        coarse.run_visual(store, shard, config)
+        coarse.run_scores(store, shard, config)  # every registered scoring stage
         coarse.run_selection(store, shard, config)
         if shard == a:
             before = open(store.table_file("coarse_selection", a), "rb").read()
@@ -345,3 +333,64 @@ def test_scorers_stream_clip_frames_in_small_batches(home, demo_footage):
     store.write("frames", shard, frames_table.take(moved))
     with pytest.raises(ValueError, match="not contiguous"):
         list(coarse.iter_clip_frames(store, shard))
+
+
+# --- first/last-frame similarity (a stage added through the registry) -----------------------------------
+
+
+def _frames_at(path, indices, short_side=320):
+    from vidgen_dagster.core import media
+
+    p = media.probe(path)
+    size = media.analysis_size(p.width, p.height, short_side, p.sample_aspect_ratio)
+    out = {}
+    for d in media.decode_frames(path, p.stream_index, size, p.start_time_s or 0.0):
+        if d.index in indices:
+            out[d.index] = frames.decode_jpeg(frames.encode_jpeg(d.image, 92))  # as the frames stage keeps them
+        if d.index >= max(indices):
+            break
+    return out
+
+
+def test_first_last_similarity_is_high_within_a_shot_and_low_across_a_cut(media, cuts_truth):
+    """PySceneDetect's test video has published cuts at 30, 180 and 394: frames inside one shot correlate,
+    a span over two cuts does not (the measure is symmetric and 1 for a frame with itself)."""
+    from vidgen_dagster.core.scoring.similarity import hist_correlation, ssim
+
+    name = "cuts_fades__pyscenedetect_testvideo.mp4"
+    assert cuts_truth[name]["published_goldens_scene_starts"]["ContentDetector.default"][:2] == [30, 180]
+    f = _frames_at(media / name, {2, 27, 32, 177, 391})
+    assert hist_correlation(f[2], f[2]) == pytest.approx(1.0) and ssim(f[2], f[2]) == pytest.approx(1.0)
+    for a, b in ((2, 27), (32, 177)):  # one shot each
+        assert hist_correlation(f[a], f[b]) > 0.9 and ssim(f[a], f[b]) > 0.9
+    for a, b in ((2, 177), (32, 391)):  # first frame of one shot, last frame of another
+        assert hist_correlation(f[a], f[b]) < 0.2 and ssim(f[a], f[b]) < 0.2
+        assert hist_correlation(f[a], f[b]) == pytest.approx(hist_correlation(f[b], f[a]))
+
+
+def test_a_missed_cut_is_caught_by_the_first_last_filter(home, media):
+    """Cut detection switched off: the test video's clips span its hard cuts. The similarity stage scores
+    every clip, and ``thresholds.first_last_min`` rejects the spanning ones with the reason; with the cut
+    detector on, the same threshold keeps every clip."""
+    name = media / "cuts_fades__pyscenedetect_testvideo.mp4"
+    results = {}
+    for label in ("missed", "detected"):
+        config = load_config()
+        config["visual"]["backend"] = "none"
+        config["thresholds"].update(first_last_min=0.15, motion_min=None, ocr_max_area=None)
+        if label == "missed":  # hard cuts go unseen (fades are still found by the threshold detector)
+            config["scenes"].update(cut_detector="content", content_threshold=255.0)
+        store, shard = curated_until_clips(home / label, [name], config)
+        coarse.run_frames(store, shard, config)
+        summary = coarse.run_stage("similarity_scores", store, shard, config)
+        rows = store.rows("similarity_scores", shard)
+        assert summary["clips"] == len(rows) == store.read("clips", shard).num_rows and summary["unavailable"] is None
+        assert all(r["status"] == "ok" and -1 <= r["first_last_hist"] <= 1 for r in rows)
+        for stage_name in ("motion_scores", "text_scores", "visual_scores"):  # the other registered stages
+            coarse.run_stage(stage_name, store, shard, config)
+        coarse.run_selection(store, shard, config)
+        assert coarse.account_coarse(store, shard) == []
+        results[label] = {r["clip_id"]: r["reasons"] for r in store.rows("coarse_selection", shard)}
+    spanning = [r for r in results["missed"].values() if any(x.startswith("first_last_dissimilar: ") for x in r)]
+    assert spanning, results["missed"]
+    assert not any(x.startswith("first_last_dissimilar") for r in results["detected"].values() for x in r)

@@ -105,7 +105,7 @@ def test_prompt_edits_make_captions_stale_and_thresholds_do_not(home, tmp_path, 
 
 
 def test_captions_and_verdicts_are_reused_for_unchanged_inputs(home, demo_footage, tmp_path, tiny_models):
-    from test_coarse import curated_until_clips
+    from shard_helpers import curated_until_clips
 
     from vidgen_dagster.core import coarse
 

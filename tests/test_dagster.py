@@ -11,12 +11,15 @@ import dagster as dg
 import pytest
 
 from vidgen_dagster.core import shards as shardlib
+from vidgen_dagster.core.config import load_config
+from vidgen_dagster.core.scoring.registry import STAGES
 from vidgen_dagster.core.store import Store
 from vidgen_dagster.definitions import build_definitions
+from vidgen_dagster.defs.checks import ASSET_TABLES
 from vidgen_dagster.defs.resources import video_shards
 
 ASSET_ORDER = ["shard_manifest", "videos", "scenes", "clips"]
-COARSE = ["frames", "motion_scores", "text_scores", "visual_scores", "coarse_selection"]
+COARSE = ["frames", *(s.name for s in STAGES), "coarse_selection"]  # one score asset per registered stage
 CURATION = ["captions", "caption_checks", "curated_clips"]
 
 
@@ -199,7 +202,13 @@ def test_coarse_graph_offline_reports_filters_not_applied_and_accounts_for_every
     assert accounting == {("clips", "shard_accounting"): True, ("coarse_selection", "coarse_accounting"): True,
                           ("curated_clips", "curated_accounting"): True}
     schema = {k[0]: v for k, v in checks.items() if k[1] == "schema"}
-    assert len(schema) == 12 and all(schema.values())
+    assert set(schema) == set(ASSET_TABLES) and all(schema.values())
+    # A stage's version is one hash: its asset's code version and its rows' config_hash.
+    graph = defs.resolve_asset_graph()
+    for stage in STAGES:
+        version = stage.version(load_config())
+        assert graph.get(dg.AssetKey(stage.name)).code_version == f"1-{version}"
+        assert {r["config_hash"] for r in store.rows(stage.name, shard)} == {version}
     # Warning-level rate checks ran too.
     assert ("curated_clips", "kept_rate") in checks and checks[("videos", "failure_rate")] is True
     # No VLM offline: with curation.require_caption auto, the clips coarse selection kept are kept

@@ -7,7 +7,6 @@ gets a row with ``status = failed`` and the reason, and the shard goes on. Score
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter, defaultdict
@@ -15,18 +14,16 @@ from collections.abc import Callable, Iterator
 
 from . import media
 from .config import section_hash
-from .errors import ModelUnavailableError, VidgenError
+from .errors import VidgenError
 from .frames import (
-    ROLE_FIRST,
-    ROLE_LAST,
-    ROLE_MIDDLE,
     FrameSettings,
     decode_jpeg,
     pair_roles,
     plan_clip,
     sample_video,
 )
-from .scoring.quality import QualitySettings, frame_quality, span_quality
+from .scoring.registry import BY_NAME, STAGES
+from .scoring.stage import StageBatch, StageInputs, clip_failed
 from .selection import REFERENCE_FILE, Reference, coarse_thresholds, select, selection_hash
 from .store import Store
 
@@ -36,16 +33,6 @@ Progress = Callable[[int, int, str], None]
 
 def _noop(done: int, total: int, what: str) -> None:
     pass
-
-
-def build_backend(builder, cfg: dict, section: str):
-    """``(backend, None)``, or ``(None, why)`` when the section's backend is ``none`` or its model is
-    unavailable: the step then records every clip as unavailable with that reason."""
-    try:
-        backend = builder(cfg)
-    except ModelUnavailableError as exc:
-        return None, exc.record()
-    return backend, None if backend is not None else f"{section}.backend is none"
 
 
 # ---------------------------------------------------------------------------------------------- frames
@@ -185,151 +172,65 @@ def _base_rows(runs: dict[str, dict], shard: str, chash: str) -> dict[str, dict]
     return rows
 
 
-# ---------------------------------------------------------------------------------------------- motion
+# ---------------------------------------------------------------------------------------------- scores
+
+
+def run_stage(name: str, store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
+    """Run the registered per-clip stage ``name`` (see :mod:`.scoring.registry`) over the shard: its model
+    is loaded once, the clips' stored frames are streamed to it in its batches, and its table gets one row
+    per clip (failed with the frames stage's reason where the clip has no frames)."""
+    stage = BY_NAME[name]
+    runs = clip_frame_runs(store, shard)
+    rows = _base_rows(runs, shard, stage.version(config))
+    t0 = time.perf_counter()
+    scorer = stage.setup(config, StageInputs(store, shard))
+    total = sum(r["status"] == "ok" for r in runs.values())
+    batch = StageBatch()
+
+    def flush() -> None:
+        try:
+            outs = scorer.process(batch)
+        except Exception as exc:  # the batch's clips are recorded as failed; the shard goes on
+            outs = [clip_failed(exc)] * len(batch.clips)
+        for cf, out in zip(batch.clips, outs, strict=True):
+            rows[cf.clip_id].update(out)
+        batch.clips.clear()
+
+    for i, cf in enumerate(iter_clip_frames(store, shard)):
+        progress(i, total, cf.clip_id)
+        batch.clips.append(cf)
+        if len(batch.clips) >= scorer.batch_size:
+            flush()
+    if batch.clips:
+        flush()
+    progress(total, total, "done")
+    out = sorted(rows.values(), key=lambda r: r["clip_id"])
+    store.write(stage.name, shard, out)
+    status = Counter(r["status"] for r in out)
+    summary = {"clips": len(out), **{f"clips_{k}": n for k, n in sorted(status.items())},
+               "backend": scorer.label or f"not run: {scorer.unavailable}",
+               "seconds": round(time.perf_counter() - t0, 2), "unavailable": scorer.unavailable,
+               "failures": {r["clip_id"]: r["error"] for r in out if r["status"] == "failed"}}
+    summary.update(stage.summarize(out, scorer))
+    return summary
 
 
 def run_motion(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
-    from .scoring.motion import build_flow_backend, motion_stats
-
-    chash = section_hash(config, "frames", "motion")
-    runs = clip_frame_runs(store, shard)
-    rows = _base_rows(runs, shard, chash)
-    t0 = time.perf_counter()
-    backend, unavailable = build_backend(build_flow_backend, config["motion"], "motion")
-    total = sum(r["status"] == "ok" for r in runs.values())
-    for i, cf in enumerate(iter_clip_frames(store, shard)):
-        cid = cf.clip_id
-        progress(i, total, cid)
-        row = rows[cid]
-        if backend is None:
-            row.update(status="unavailable", error=unavailable)
-            continue
-        pairs = cf.pairs()
-        try:
-            flows = backend.flow([(cf.image(a), cf.image(b)) for a, b in pairs])
-            stats = motion_stats(flows, [cf.time(b) - cf.time(a) for a, b in pairs])
-        except Exception as exc:  # one clip's failure is recorded; the shard goes on
-            row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-            continue
-        row.update(backend=backend.backend, model_id=backend.model_id, motion_mean=stats.motion_mean,
-                   motion_p95=stats.motion_p95, motion_max=stats.motion_max, pairs=stats.pairs,
-                   flow_short_side=int(config["motion"].get("short_side", 256)))
-        if stats.pairs == 0:
-            row.update(status="failed", error="clip has no flow pair (one frame)")
-    progress(total, total, "done")
-    out = sorted(rows.values(), key=lambda r: r["clip_id"])
-    store.write("motion_scores", shard, out)
-    return _score_summary(out, backend and f"{backend.backend} ({backend.model_id})", unavailable, t0)
-
-
-def _score_summary(rows: list[dict], backend: str | None, unavailable: str | None, t0: float) -> dict:
-    status = Counter(r["status"] for r in rows)
-    return {"clips": len(rows), **{f"clips_{k}": n for k, n in sorted(status.items())},
-            "backend": backend or f"not run: {unavailable}", "seconds": round(time.perf_counter() - t0, 2),
-            "unavailable": unavailable,
-            "failures": {r["clip_id"]: r["error"] for r in rows if r["status"] == "failed"}}
-
-
-# ---------------------------------------------------------------------------------------------- text
+    return run_stage("motion_scores", store, shard, config, progress)
 
 
 def run_text(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
-    from .scoring.text import build_text_detector, score_text
-
-    cfg = config["ocr"]
-    chash = section_hash(config, "frames", "ocr")
-    runs = clip_frame_runs(store, shard)
-    rows = _base_rows(runs, shard, chash)
-    t0 = time.perf_counter()
-    detector, unavailable = build_backend(build_text_detector, cfg, "ocr")
-    roles = list(cfg.get("frames") or [ROLE_FIRST, ROLE_MIDDLE, ROLE_LAST])
-    total = sum(r["status"] == "ok" for r in runs.values())
-    for i, cf in enumerate(iter_clip_frames(store, shard)):
-        cid = cf.clip_id
-        progress(i, total, cid)
-        row = rows[cid]
-        if detector is None:
-            row.update(status="unavailable", error=unavailable)
-            continue
-        try:
-            s = score_text(detector, [cf.image(r) for r in roles if cf.has(r)],
-                           recognize=bool(cfg.get("recognize", True)),
-                           min_box_score=float(cfg.get("min_box_score", 0.5)),
-                           verify=bool(cfg.get("verify", True)),
-                           min_rec_score=float(cfg.get("min_rec_score", 0.5)))
-        except Exception as exc:
-            row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-            continue
-        row.update(backend=detector.backend, model_id=detector.model_id, **s)
-    progress(total, total, "done")
-    out = sorted(rows.values(), key=lambda r: r["clip_id"])
-    store.write("text_scores", shard, out)
-    return _score_summary(out, detector and f"{detector.backend} ({detector.model_id})", unavailable, t0)
-
-
-# ---------------------------------------------------------------------------------------------- visual
+    return run_stage("text_scores", store, shard, config, progress)
 
 
 def run_visual(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict:
     """CLIP tags (when the model is available) and the weight-free quality measures (always)."""
-    from .scoring.visual import build_visual_scorer
+    return run_stage("visual_scores", store, shard, config, progress)
 
-    cfg = config["visual"]
-    chash = section_hash(config, "frames", "visual", "quality")
-    qset = QualitySettings.from_dict(config["quality"])
-    runs = clip_frame_runs(store, shard)
-    rows = _base_rows(runs, shard, chash)
-    spans = {c["clip_id"]: c for c in store.rows("clips", shard)}
-    per_frame = {r["video_id"]: r for r in store.rows("scene_runs", shard) if r["status"] == "ok"}
-    t0 = time.perf_counter()
-    scorer, unavailable = build_backend(build_visual_scorer, cfg, "visual")
-    batch = max(1, int(cfg.get("batch_size", 16)))
-    total = sum(r["status"] == "ok" for r in runs.values())
-    pending: list[tuple[str, tuple]] = []  # one CLIP batch of (clip_id, (first, middle, last))
 
-    def score_pending() -> None:
-        try:
-            scores = scorer.score_clips([t for _, t in pending])
-        except Exception as exc:  # the batch's clips are recorded as failed; the shard goes on
-            for c, _ in pending:
-                rows[c].update(status="failed", error=f"{type(exc).__name__}: {exc}")
-            scores = []
-        for (c, _), sc in zip(pending, scores, strict=False):
-            rows[c].update(model_id=scorer.model_id, head_id=getattr(scorer, "head_id", None),
-                           aesthetic=sc.get("aesthetic"), consistency=sc.get("consistency"),
-                           category=sc.get("category"), category_score=sc.get("category_score"),
-                           category_top3=json.dumps(sc.get("category_top3")), embedding=sc.get("embedding"))
-            if sc.get("aesthetic") is None and getattr(scorer, "aesthetic_unavailable", None):
-                rows[c].update(status="partial", error=f"aesthetic: {scorer.aesthetic_unavailable}")
-        pending.clear()
-
-    for i, cf in enumerate(iter_clip_frames(store, shard)):
-        cid = cf.clip_id
-        progress(i, total, cid)
-        row = rows[cid]
-        triple = (cf.image(ROLE_FIRST), cf.image(ROLE_MIDDLE), cf.image(ROLE_LAST))
-        span = spans[cid]
-        run = per_frame[span["video_id"]]
-        row.update(frame_quality(list(triple)))
-        row.update(span_quality(run["brightness"], run.get("frame_delta"), span["start_frame"],
-                                span["end_frame"], qset))
-        if scorer is None:
-            row.update(status="partial", error=f"CLIP scores not computed: {unavailable}")
-            continue
-        pending.append((cid, triple))
-        if len(pending) >= batch:
-            score_pending()
-    if scorer is not None and pending:
-        score_pending()
-    progress(total, total, "done")
-    out = sorted(rows.values(), key=lambda r: r["clip_id"])
-    store.write("visual_scores", shard, out)
-    summary = _score_summary(out, scorer and scorer.model_id, unavailable, t0)
-    if scorer is not None and getattr(scorer, "aesthetic_unavailable", None):
-        summary["aesthetic"] = f"not computed: {scorer.aesthetic_unavailable}"
-    cats = Counter(r.get("category") for r in out if r.get("category"))
-    summary.update({f"category_{k}": n for k, n in cats.most_common(8)})
-    return summary
+def run_scores(store: Store, shard: str, config: dict, progress: Progress = _noop) -> dict[str, dict]:
+    """Every registered stage over the shard, in registry order: {stage: summary}."""
+    return {s.name: run_stage(s.name, store, shard, config, progress) for s in STAGES}
 
 
 # ---------------------------------------------------------------------------------------------- selection
@@ -357,8 +258,7 @@ def reference_generation(store: Store) -> int:
 def joined_scores(store: Store, shard: str) -> list[dict]:
     """Every clip of the shard with its frames state and all its scores (``<table>.status`` keys)."""
     runs = {r["clip_id"]: r for r in store.rows("frame_runs", shard)}
-    tables = {t: {r["clip_id"]: r for r in store.rows(t, shard)}
-              for t in ("motion_scores", "text_scores", "visual_scores")}
+    tables = {s.name: {r["clip_id"]: r for r in store.rows(s.name, shard)} for s in STAGES}
     out = []
     for c in store.rows("clips", shard):
         cid = c["clip_id"]
@@ -419,7 +319,7 @@ def account_coarse(store: Store, shard: str) -> list[str]:
     clips = Counter(c["clip_id"] for c in store.rows("clips", shard))
     for dup in [c for c, n in clips.items() if n != 1]:
         problems.append(f"clip {dup} appears {clips[dup]} times in clips")
-    for table in ("frame_runs", "motion_scores", "text_scores", "visual_scores", "coarse_selection"):
+    for table in ("frame_runs", *(s.name for s in STAGES), "coarse_selection"):
         seen = Counter(r["clip_id"] for r in store.rows(table, shard))
         missing = sorted(set(clips) - set(seen))
         extra = sorted(set(seen) - set(clips))

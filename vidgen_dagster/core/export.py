@@ -44,11 +44,13 @@ from pathlib import Path
 from typing import Any
 
 import av
+import pyarrow as pa
 
 from . import export_schema as schema
 from .cutting import CUT_VERSION, ExportError, ExportRefusedError, _remove, cut_clip
 from .errors import VidgenError
 from .export_folder import ExportFolder
+from .scoring.registry import STAGES
 from .store import Store
 
 __all__ = ["FORMATS", "ExportError", "ExportRefusedError", "export_dataset", "wds_key"]
@@ -98,9 +100,7 @@ def _gather(store: Store) -> tuple[list[dict], dict[str, str]]:
     clips = {(r["clip_id"], r["shard"]): r for r in store.rows("clips")}
     clips_any = {r["clip_id"]: r for r in sorted(store.rows("clips"), key=lambda r: r["shard"])}
     videos = {r["video_id"]: r for r in store.rows("videos")}
-    vis = _by_clip(store, "visual_scores", ["aesthetic", "consistency"])
-    mot = _by_clip(store, "motion_scores", ["motion_mean"])
-    txt = _by_clip(store, "text_scores", ["text_area", "box_count"])
+    scores = {s.name: _by_clip(store, s.name, [c.column for c in s.exports]) for s in STAGES if s.exports}
     items: dict[str, dict] = {}
     problems: dict[str, str] = {}
     keys: dict[str, str] = {}
@@ -135,11 +135,8 @@ def _gather(store: Store) -> tuple[list[dict], dict[str, str]]:
             "captioned": bool(c["captioned"]) if c.get("captioned") is not None else bool(c.get("caption")),
             "category": c.get("category"),
             "alignment": _num(c.get("alignment")),
-            "aesthetic": _num(vis.get(cid, {}).get("aesthetic")),
-            "consistency": _num(vis.get(cid, {}).get("consistency")),
-            "motion": _num(mot.get(cid, {}).get("motion_mean")),
-            "text_area": _num(txt.get(cid, {}).get("text_area")),
-            "text_boxes": _int(txt.get(cid, {}).get("box_count")),
+            **{c.name: (_int if pa.types.is_integer(c.type) else _num)(scores[s.name].get(cid, {}).get(c.column))
+               for s in STAGES for c in s.exports},  # every registered stage's export columns
         }
     return [items[k] for k in sorted(items)], problems
 
@@ -273,8 +270,8 @@ def export_dataset(
         info = entry["info"]
         methods[info["method"]] += 1
         records.append({
-            **{k: it[k] for k in ("clip_id", "key", "caption", "captioned", "category", "alignment", "aesthetic",
-                                  "consistency", "motion", "text_area", "text_boxes", "video_id", "video_path",
+            **{k: it[k] for k in ("clip_id", "key", "caption", "captioned", "category", "alignment",
+                                  *(c.name for c in schema.SCORE_COLUMNS), "video_id", "video_path",
                                   "shard", "start_frame", "end_frame", "start_s", "end_s")},
             "file": rel, "num_frames": info["num_frames"], "fps": info["fps"], "width": info["width"],
             "height": info["height"], "duration_s": info["duration_s"], "method": info["method"], "tar": None,

@@ -26,7 +26,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .scoring.registry import STAGES
+
 STR, F64, I64, BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
+SCORE_COLUMNS = tuple(c for s in STAGES for c in s.exports)  # (stage's table column -> export field)
 
 
 @dataclass(frozen=True)
@@ -49,14 +52,10 @@ EXPORT_FIELDS: tuple[ExportField, ...] = (
     ExportField("height", I64, "pixels, as stored"),
     ExportField("duration_s", F64, "seconds from the first frame to the end of the last"),
     ExportField("category", STR, "CLIP zero-shot category from the taxonomy (null when CLIP was unavailable)"),
-    ExportField("aesthetic", F64, "LAION aesthetic score (CLIP ViT-L/14 embedding + MLP head), about 1-10"),
-    ExportField("consistency", F64, "temporal consistency: cosine of the CLIP embeddings of first and last frame"),
+    # every registered scoring stage's export columns (core/scoring/registry.py), in registry order
+    *(ExportField(c.name, c.type, c.meaning) for c in SCORE_COLUMNS),
     ExportField("alignment", F64, "caption-video alignment: cosine of the caption's CLIP text embedding and "
                                   "the clip's image embedding"),
-    ExportField("motion", F64, "mean optical-flow magnitude, in frame short sides per second"),
-    ExportField("text_area", F64, "fraction of the frame covered by detected text (union of boxes; max over "
-                                  "first/middle/last frame)"),
-    ExportField("text_boxes", I64, "number of detected text regions (boxes)"),
     ExportField("video_id", STR, "the source video's id (`videos.video_id`)"),
     ExportField("video_path", STR, "the source video file"),
     ExportField("shard", STR, "the video shard (Dagster partition) the clip was curated in"),
@@ -76,8 +75,10 @@ PARQUET_SCHEMA = pa.schema([(f.name, f.type) for f in EXPORT_FIELDS])
 # flow thresholds do not transfer as numbers.
 OPENSORA_COLUMNS = ("path", "text", "num_frames", "height", "width", "aspect_ratio", "fps", "resolution", "aes",
                     "flow", "ocr", "match")
-OPENSORA_EXTRA = ("clip_id", "file", "captioned", "category", "consistency", "text_area", "duration_s",
-                  "video_id", "video_path", "start_s", "end_s", "start_frame", "end_frame")
+# Our score columns with an Open-Sora counterpart fill it (aes, flow, ocr); the others follow as extras.
+OPENSORA_OF = {c.opensora: c.name for c in SCORE_COLUMNS if c.opensora}
+OPENSORA_EXTRA = ("clip_id", "file", "captioned", "category", *(c.name for c in SCORE_COLUMNS if not c.opensora),
+                  "duration_s", "video_id", "video_path", "start_s", "end_s", "start_frame", "end_frame")
 
 
 def record(rec: dict) -> dict:
@@ -99,8 +100,8 @@ def _opensora_row(rec: dict, out_dir: str) -> dict:
     return {
         "path": f"{out_dir}/{rec['file']}", "text": rec["caption"] or "", "num_frames": rec["num_frames"],
         "height": h, "width": w, "aspect_ratio": round(h / w, 6) if h and w else None, "fps": rec["fps"],
-        "resolution": h * w if h and w else None, "aes": rec["aesthetic"], "flow": rec["motion"],
-        "ocr": rec["text_boxes"], "match": rec["alignment"],
+        "resolution": h * w if h and w else None, **{k: rec.get(v) for k, v in OPENSORA_OF.items()},
+        "match": rec["alignment"],
         **{k: rec.get(k) for k in OPENSORA_EXTRA},
     }
 

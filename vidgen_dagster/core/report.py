@@ -31,16 +31,21 @@ from typing import Any
 import numpy as np
 
 from .config import load_config
+from .scoring.registry import STAGES
 from .store import Store
 
 # Figure 2 distributions, in display order: name -> (title, x-axis label).
+# name -> (table, column, thresholds [(config key, kind)], skewed: log x when values span decades): every
+# registered scoring stage's figures (with the filters on the same column), then caption alignment.
+_METRICS: dict[str, tuple[str, str, list[tuple[str, str]], bool]] = {
+    **{f.name: (s.name, f.column, [(x.key, x.kind) for x in s.filters if x.column == f.column], f.skewed)
+       for s in STAGES for f in s.figures},
+    "alignment": ("caption_checks", "alignment", [("alignment_min", "min")], False),
+}
 FIGURES: dict[str, tuple[str, str]] = {
     "category": ("Clip categories (zero-shot CLIP)", "clips"),
-    "aesthetic": ("LAION aesthetic score", "aesthetic score (1-10)"),
+    **{f.name: (f.title, f.xlabel) for s in STAGES for f in s.figures},
     "alignment": ("Caption-video alignment", "CLIP cosine similarity (caption text vs clip frames)"),
-    "consistency": ("Temporal consistency", "CLIP cosine similarity (first vs last frame)"),
-    "text_area": ("OCR text area", "fraction of the frame covered by text (max over sampled frames)"),
-    "motion": ("Motion", "mean optical-flow magnitude (frame short sides per second)"),
     "duration": ("Clip duration", "seconds"),
     "caption_words": ("Caption length", "words per caption"),
 }
@@ -48,14 +53,6 @@ FUNNEL = "funnel"
 FIGURE_FILES = [f"fig_{n}.png" for n in (*FIGURES, FUNNEL)]
 STAGES = ("coarse", "captions", "alignment", "fine")
 
-# name -> (table, column, thresholds [(config key, kind)], skewed: log x when values span decades)
-_METRICS: dict[str, tuple[str, str, list[tuple[str, str]], bool]] = {
-    "aesthetic": ("visual_scores", "aesthetic", [("aesthetic_min", "min")], False),
-    "alignment": ("caption_checks", "alignment", [("alignment_min", "min")], False),
-    "consistency": ("visual_scores", "consistency", [("consistency_min", "min")], False),
-    "text_area": ("text_scores", "text_area", [("ocr_max_area", "max")], True),
-    "motion": ("motion_scores", "motion_mean", [("motion_min", "min"), ("motion_max", "max")], True),
-}
 
 
 @dataclass
@@ -429,8 +426,7 @@ def build_report(store: Store, out_dir: str | Path, config: dict | None = None) 
         stats_rows.append([FIGURES["category"][0], 0, None, None, None, None, None, report.missing["category"]])
 
     caption_states = data.states("captions")
-    for name in ("aesthetic", "alignment", "consistency", "text_area", "motion"):
-        table, column, keys, skewed = _METRICS[name]
+    for name, (table, column, keys, skewed) in _METRICS.items():
         vals, kept = data.values(table, f"t.{column}")
         why = _not_computed(data.states(table), table, upstream=caption_states if table == "caption_checks" else None)
         add_metric(name, vals, kept, [(k, thresholds.get(k), kind) for k, kind in keys], why, skewed=skewed)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from .scoring import registry
+
 STR, F64, I64, BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
 TABLES: dict[str, pa.Schema] = {
@@ -71,32 +73,8 @@ TABLES: dict[str, pa.Schema] = {
             ("error", STR), ("frames_kept", I64), ("width", I64), ("height", I64), ("config_hash", STR),
         ]
     ),
-    # Score tables: one row per clip. status: ok | partial (some scores unavailable, `error` says why)
-    # | unavailable (backend off or model absent) | failed (this clip; `error` says why).
-    "motion_scores": pa.schema(
-        [
-            ("clip_id", STR), ("backend", STR), ("model_id", STR), ("motion_mean", F64), ("shard", STR),
-            ("status", STR), ("error", STR), ("motion_p95", F64), ("motion_max", F64), ("pairs", I64),
-            ("flow_short_side", I64), ("config_hash", STR),
-        ]
-    ),
-    "text_scores": pa.schema(
-        [
-            ("clip_id", STR), ("backend", STR), ("text_area", F64), ("shard", STR), ("model_id", STR),
-            ("status", STR), ("error", STR), ("box_count", I64), ("frames_with_text", I64),
-            ("text_sample", STR), ("config_hash", STR),
-        ]
-    ),
-    "visual_scores": pa.schema(
-        [
-            ("clip_id", STR), ("model_id", STR), ("aesthetic", F64), ("consistency", F64), ("category", STR),
-            ("category_score", F64), ("shard", STR), ("status", STR), ("error", STR), ("head_id", STR),
-            ("category_top3", STR),  # JSON [[name, score], ...]
-            ("embedding", pa.list_(pa.float32())),  # L2-normalised mean CLIP embedding of first/middle/last
-            ("sharpness", F64), ("luma_mean", F64), ("underexposed", F64), ("overexposed", F64),
-            ("black_fraction", F64), ("frozen_fraction", F64), ("config_hash", STR),
-        ]
-    ),
+    # Score tables, one per registered scoring stage (core/scoring/registry.py; each declares its schema).
+    **registry.tables(),
     "coarse_selection": pa.schema(
         [
             ("clip_id", STR), ("shard", STR), ("decision", STR),  # kept | rejected

@@ -29,25 +29,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .errors import ConfigError
+from .scoring import registry
 
 REFERENCE_FILE = "sampling/reference.json"
 
-# (threshold key, score column, comparison, reason label)
-FILTERS: list[tuple[str, str, str, str]] = [
-    ("motion_min", "motion_mean", "min", "motion_low"),
-    ("motion_max", "motion_mean", "max", "motion_high"),
-    ("ocr_max_area", "text_area", "max", "text"),
-    ("aesthetic_min", "aesthetic", "min", "aesthetic_low"),
-    ("consistency_min", "consistency", "min", "inconsistent"),
-    ("sharpness_min", "sharpness", "min", "blurry"),
-    ("black_max", "black_fraction", "max", "black_frames"),
-    ("frozen_max", "frozen_fraction", "max", "frozen_frames"),
-]
-SCORE_TABLE = {
-    "motion_mean": "motion_scores", "text_area": "text_scores", "aesthetic": "visual_scores",
-    "consistency": "visual_scores", "sharpness": "visual_scores", "black_fraction": "visual_scores",
-    "frozen_fraction": "visual_scores",
-}
+# (threshold key, score column, comparison, reason label) and the table each column comes from: every
+# registered scoring stage's filters, in registry order (the order reasons are listed in).
+FILTERS: list[tuple[str, str, str, str]] = [(f.key, f.column, f.kind, f.label) for _, f in registry.filters()]
+SCORE_TABLE: dict[str, str] = {f.column: s.name for s, f in registry.filters()}
 
 
 COARSE_KEYS = tuple(f[0] for f in FILTERS)

@@ -11,6 +11,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from ..core.schema import TABLES
+from ..core.scoring.registry import STAGES
 from .resources import VidgenResource
 
 # asset -> the tables it writes (and the id column that must be unique in each)
@@ -20,9 +21,7 @@ ASSET_TABLES: dict[str, list[tuple[str, str | None]]] = {
     "scenes": [("scenes", None), ("scene_runs", "video_id")],
     "clips": [("clips", "clip_id"), ("dropped_scenes", None)],
     "frames": [("frames", None), ("frame_runs", "clip_id")],
-    "motion_scores": [("motion_scores", "clip_id")],
-    "text_scores": [("text_scores", "clip_id")],
-    "visual_scores": [("visual_scores", "clip_id")],
+    **{s.name: [(s.name, "clip_id")] for s in STAGES},  # one score table per registered scoring stage
     "coarse_selection": [("coarse_selection", "clip_id")],
     "captions": [("captions", "clip_id")],
     "caption_checks": [("caption_checks", "clip_id")],

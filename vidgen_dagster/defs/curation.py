@@ -14,9 +14,9 @@ from ..core.captioning.base import load_prompt
 from ..core.config import section_hash
 from ..core.fine_curation.rules import RULES_VERSION
 from ..models.registry import fingerprint
+from .coarse import MODEL_RETRY, k8s_resources, report_failures
 from .common import accounting_check, log_progress, result
 from .resources import VidgenResource, video_shards
-from .tagging import MODEL_RETRY, _k8s, _report
 
 
 def _prompt_version(spec: str) -> str:
@@ -32,27 +32,27 @@ def build_curation_assets(config: dict) -> tuple[list, list]:
     @dg.asset(partitions_def=video_shards, group_name="captioning", deps=["coarse_selection"],
               retry_policy=MODEL_RETRY,
               code_version=f"1-{section_hash(config, 'captions')}-{caption_prompts}-{fingerprint(config, 'captions')}",
-              op_tags={**_k8s("4", "32Gi", gpu=True), "dagster/concurrency_key": "gpu"},
+              op_tags=k8s_resources("4", "32Gi", gpu=True), pool="gpu", kinds={"parquet", "transformers"},
               description="VLM captions for the clips coarse selection kept (transformers VLM or an "
                           "OpenAI-compatible server), from stored frames; reused when clip, model and prompt "
                           "are unchanged. Token counts, finish reason, truncation flag.")
     def captions(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = curation.run_captions(vidgen.store, context.partition_key, vidgen.config,
                                         log_progress(context, "captions"))
-        return result(vidgen, "captions", context.partition_key, _report(context, summary, "captions"),
+        return result(vidgen, "captions", context.partition_key, report_failures(context, summary, "captions"),
                       context=context)
 
     @dg.asset(partitions_def=video_shards, group_name="captioning", deps=[captions, "visual_scores"],
               retry_policy=MODEL_RETRY,
               code_version=(f"1-{section_hash(config, 'judge', 'visual')}-{RULES_VERSION}-{judge_prompt}-"
                             f"{fingerprint(config, 'judge')}-{fingerprint(config, 'visual')}"),
-              op_tags={**_k8s("4", "32Gi", gpu=True), "dagster/concurrency_key": "gpu"},
+              op_tags=k8s_resources("4", "32Gi", gpu=True), pool="gpu", kinds={"parquet", "transformers"},
               description="Caption–video alignment (CLIP), rule detectors for scene transition, frame-level "
                           "generation and reduplication (always), and the LLM judge (when configured).")
     def caption_checks(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = curation.run_caption_checks(vidgen.store, context.partition_key, vidgen.config,
                                               log_progress(context, "checks"))
-        return result(vidgen, "caption_checks", context.partition_key, _report(context, summary, "judge"),
+        return result(vidgen, "caption_checks", context.partition_key, report_failures(context, summary, "judge"),
                       context=context)
 
     @dg.asset(partitions_def=video_shards, group_name="captioning", deps=[caption_checks],

@@ -10,12 +10,12 @@ from ..core.config import home_record, load_config
 from ..core.store import Store, resolve_home
 from .automation import build_recurate_schedule
 from .checks import build_checks
+from .coarse import build_coarse_assets
 from .curation import build_curation_assets
 from .dataset import build_dataset_assets
 from .ingest import build_footage_sensor, shard_manifest, videos
 from .resources import VidgenResource, video_shards
 from .scenes import build_scene_assets
-from .tagging import build_tagging_assets
 
 
 def build_definitions(home: str | None = None, config_path: str | None = None,
@@ -27,9 +27,9 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
     if config is None:
         config = load_config(config_path or None, home_record(Store(home)))
     scenes, clips, shard_accounting = build_scene_assets(config)
-    tagging, tagging_checks = build_tagging_assets(config, home)
+    coarse, coarse_checks = build_coarse_assets(config, home)
     curating, curating_checks = build_curation_assets(config)
-    assets = [shard_manifest, videos, scenes, clips, *tagging, *curating]
+    assets = [shard_manifest, videos, scenes, clips, *coarse, *curating]
     dataset = build_dataset_assets(config)
     curate_shard = dg.define_asset_job(
         "curate_shard", selection=dg.AssetSelection.assets(*assets), partitions_def=video_shards,
@@ -41,7 +41,7 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
     holder: dict = {}
     defs = dg.Definitions(
         assets=[*assets, *dataset],
-        asset_checks=[shard_accounting, *tagging_checks, *curating_checks, *build_checks()],
+        asset_checks=[shard_accounting, *coarse_checks, *curating_checks, *build_checks()],
         jobs=[curate_shard, build_dataset],
         sensors=[build_footage_sensor(curate_shard)],
         schedules=[build_recurate_schedule(curate_shard, lambda: holder["defs"],

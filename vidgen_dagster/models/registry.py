@@ -12,99 +12,17 @@ one) makes exactly the scores it affects stale.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 import tempfile
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..core.errors import ConfigError, VidgenError
+from ..core.scoring.registry import BY_STEP, STAGES
+from ..core.scoring.stage import ModelStatus, model_fingerprint
 
-
-@dataclass
-class ModelStatus:
-    step: str  # motion | ocr | visual | aesthetic
-    backend: str  # what will run
-    model_id: str
-    revision: str
-    present: bool
-    where: str  # path it loads from, or why it is not there
-    note: str = ""
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return ""
-
-
-def _motion(cfg: dict) -> list[ModelStatus]:
-    from ..core.scoring.motion import raft_weights_file, resolve_raft_weights
-
-    backend = cfg.get("backend", "auto")
-    model = cfg.get("raft_model", "raft_small")
-    if backend in ("dis", "farneback"):
-        return [ModelStatus("motion", backend, f"opencv:{backend}", _version("opencv-python-headless"), True,
-                            "built into OpenCV (no weights)")]
-    if backend == "none":
-        return [ModelStatus("motion", "none", "", "", False, "motion.backend is none", "motion filter not applied")]
-    path, where = resolve_raft_weights(cfg)
-    if path is None and backend == "auto":
-        return [ModelStatus("motion", "dis", "opencv:dis", _version("opencv-python-headless"), True,
-                            "built into OpenCV (no weights)",
-                            f"auto: RAFT weights absent, so DIS runs ({where})")]
-    return [ModelStatus("motion", "raft", f"torchvision:{model}", raft_weights_file(model), path is not None,
-                        where, "" if path else "motion_scores will record the model as unavailable")]
-
-
-def _ocr(cfg: dict) -> list[ModelStatus]:
-    backend = cfg.get("backend", "rapidocr")
-    if backend == "none":
-        return [ModelStatus("ocr", "none", "", "", False, "ocr.backend is none", "text filter not applied")]
-    if backend == "rapidocr":
-        version = _version("rapidocr")
-        if not version:
-            return [ModelStatus("ocr", backend, "rapidocr", "", False, "rapidocr is not installed")]
-        from ..core.scoring import text
-
-        path, where = text.resolve_rapidocr_det() if hasattr(text, "resolve_rapidocr_det") else (None, "")
-        return [ModelStatus("ocr", backend, "PP-OCR det (ONNX, rapidocr)", version, bool(path) or not where,
-                            where or "bundled in the rapidocr wheel")]
-    if backend == "paddleocr":
-        version = _version("paddleocr")
-        model = cfg.get("paddleocr_model", "")
-        if not version:
-            return [ModelStatus("ocr", backend, model, "", False,
-                                "paddleocr is not installed (pip install 'vidgen-dagster[paddle]')")]
-        home = Path(os.environ.get("PADDLE_PDX_CACHE_HOME", Path.home() / ".paddlex")) / "official_models" / model
-        return [ModelStatus("ocr", backend, model, version, home.is_dir(), str(home) if home.is_dir() else
-                            f"{home} not found; `vidgen models pull` lets PaddleOCR fetch it")]
-    raise ConfigError(f"ocr.backend must be rapidocr, paddleocr or none; got {backend!r}")
-
-
-def _visual(cfg: dict) -> list[ModelStatus]:
-    from ..core.scoring import visual
-
-    if cfg.get("backend", "transformers") == "none":
-        return [ModelStatus("visual", "none", "", "", False, "visual.backend is none",
-                            "aesthetic, consistency and category filters not applied")]
-    model = cfg.get("clip_model") or visual.DEFAULT_CLIP
-    revision = cfg.get("clip_revision") or (visual.CLIP_REVISION if model == visual.DEFAULT_CLIP else "")
-    path, where = visual.resolve_clip(cfg)
-    head = Path(os.path.expanduser(cfg["aesthetic_head"])) if cfg.get("aesthetic_head") else visual.default_head_path()
-    return [
-        ModelStatus("visual", "transformers", model, revision, path is not None, where,
-                    "" if path else "CLIP scores will be recorded as unavailable"),
-        ModelStatus("aesthetic", "laion-mlp", visual.AESTHETIC_HEAD_FILE, "", head.is_file(),
-                    str(head) if head.is_file() else f"{head} not found",
-                    "" if head.is_file() else "aesthetic filter not applied"),
-    ]
+__all__ = ["STEPS", "ModelStatus", "check", "download", "fingerprint", "plan_pull", "pull", "verify_md5"]
 
 
 def _llm_step(step: str, cfg: dict, resolve, default: str) -> list[ModelStatus]:
@@ -139,8 +57,11 @@ def _judge(cfg: dict) -> list[ModelStatus]:
     return _llm_step("judge", cfg, resolve, DEFAULT_JUDGE_LLM)
 
 
+# step -> its status from the whole configuration: every registered scoring stage (under its config
+# section's name), then the caption and judge models.
 STEPS: dict[str, Callable[[dict], list[ModelStatus]]] = {
-    "motion": _motion, "ocr": _ocr, "visual": _visual, "captions": _captions, "judge": _judge,
+    **{s.step: s.model_status for s in STAGES},
+    "captions": lambda config: _captions(config["captions"]), "judge": lambda config: _judge(config["judge"]),
 }
 
 
@@ -149,23 +70,16 @@ def check(config: dict, steps: list[str] | None = None) -> list[ModelStatus]:
     for step in steps or list(STEPS):
         if step not in STEPS:
             raise ConfigError(f"unknown step {step!r}; choose from {', '.join(STEPS)}")
-        out += STEPS[step](config[step])
+        out += STEPS[step](config)
     return out
 
 
 def fingerprint(config: dict, step: str) -> str:
-    """Short hash of the resolved backend and weights for ``step`` (cheap: no model is loaded)."""
-    parts = []
-    for s in check(config, [step]):
-        size = ""
-        if s.present and s.where and Path(s.where).is_file():
-            size = str(Path(s.where).stat().st_size)
-        parts.append(f"{s.backend}|{s.model_id}|{s.revision}|{s.present}|{s.where if s.present else ''}|{size}")
-    if step == "visual":  # editing the taxonomy changes the categories
-        from ..core.scoring.visual import load_taxonomy
-
-        parts.append(load_taxonomy(config["visual"].get("categories") or "categories.yaml").hash)
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:8]
+    """Short hash of the resolved backend and weights for ``step`` (cheap: no model is loaded), and of what
+    else changes a stage's scores (the visual stage's taxonomy)."""
+    fp = model_fingerprint(check(config, [step]))
+    extra = BY_STEP[step].version_extra(config) if step in BY_STEP else ""
+    return hashlib.sha256(f"{fp}|{extra}".encode()).hexdigest()[:8] if extra else fp
 
 
 # ------------------------------------------------------------------------------------------- pull

@@ -1,0 +1,38 @@
+"""The registry of per-clip scoring stages (their shape: :mod:`.stage`).
+
+``core/schema.py`` (tables), ``core/selection.py`` (filters), ``core/coarse.py`` (runner, accounting),
+``core/report.py`` (figures), ``core/export_schema.py`` (export columns), ``models/registry.py``
+(``models check``), ``defs/coarse.py`` (assets) and ``defs/checks.py`` (schema checks) all read
+:data:`STAGES`. Adding a scorer = one module with its :class:`~.stage.ClipStage` + one line below + its
+``assets/defaults.yaml`` section (and its ``thresholds.*`` key when it feeds a filter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from .similarity import FrameSimilarityStage
+from .stage import ClipStage, Filter
+from .stages import MotionStage, TextStage, VisualStage
+
+# One line per stage, in the order their filters are applied and their columns exported.
+STAGES: tuple[ClipStage, ...] = (
+    MotionStage(),
+    TextStage(),
+    VisualStage(),
+    FrameSimilarityStage(),
+)
+BY_NAME: dict[str, ClipStage] = {s.name: s for s in STAGES}
+BY_STEP: dict[str, ClipStage] = {s.step: s for s in STAGES}
+
+
+def filters() -> Iterator[tuple[ClipStage, Filter]]:
+    for s in STAGES:
+        for f in s.filters:
+            yield s, f
+
+
+def tables() -> dict[str, pa.Schema]:
+    return {s.name: s.schema for s in STAGES}
