@@ -13,7 +13,8 @@ conversion, detectors, bookkeeping) on top of the unavoidable work, independent 
 each codec or resolution is. Probing is done once per file and not timed. Order alternates per
 file to be fair to OS and decoder caches; each side's total is the minimum over ``--repeat`` rounds.
 A file whose probe or decode raises ``VidgenError`` (or whose baseline decode raises an FFmpeg
-error) is left out of both totals and listed as skipped.
+error) is left out of both totals and listed as skipped. Process CPU seconds of each side are printed
+too: on a shared machine they move less than wall time.
 """
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ def decode_only(path: Path, p: VideoProbe) -> int:
         raise VidgenError(f"baseline decode failed: {exc}") from exc
 
 
-def timed(fn: Callable[[], int]) -> tuple[float, int]:
-    t0 = time.perf_counter()
+CPU: dict[str, float] = {"decode": 0.0, "scenes": 0.0}  # process CPU seconds (all threads) per side
+
+
+def timed(fn: Callable[[], int], side: str) -> tuple[float, int]:
+    t0, c0 = time.perf_counter(), time.process_time()
     n = fn()
+    CPU[side] += time.process_time() - c0
     return time.perf_counter() - t0, n
 
 
@@ -89,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             scenes = lambda f=f, p=p: detect_scenes(f, p, settings).frames_decoded  # noqa: E731
             try:
                 if i % 2 == 0:
-                    (td, nd), (ts, _) = timed(decode), timed(scenes)
+                    (td, nd), (ts, _) = timed(decode, "decode"), timed(scenes, "scenes")
                 else:
-                    (ts, _), (td, nd) = timed(scenes), timed(decode)
+                    (ts, _), (td, nd) = timed(scenes, "scenes"), timed(decode, "decode")
             except VidgenError as exc:
                 skipped[f.name] = f"decode: {exc}"
                 continue
@@ -114,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label}: {secs:8.3f} s  {total_frames / secs if secs else 0:9.1f} frames/s")
     for n, why in skipped.items():
         print(f"skipped {n}: {why}")
+    # CPU seconds are steadier than wall time on a shared machine (other processes only stretch the
+    # wall clock); both sides use the same decoder threads, so the ratio means the same thing.
+    cpu_ratio = CPU["scenes"] / CPU["decode"] if CPU["decode"] else float("nan")
+    print(f"cpu seconds (all rounds): decode {CPU['decode']:.1f}, scenes {CPU['scenes']:.1f}, "
+          f"scenes/decode cpu ratio: {cpu_ratio:.2f}")
     print(f"scenes/decode ratio: {total_s / total_d if total_d else float('nan'):.2f}")
     return 0
 

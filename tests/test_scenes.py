@@ -8,11 +8,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode
 
 from vidgen_dagster.core import media as vm
 from vidgen_dagster.core import splice
 from vidgen_dagster.core.config import load_defaults
-from vidgen_dagster.core.scenes import ClipSettings, Scene, SceneSettings, detect_scenes, scenes_to_clips
+from vidgen_dagster.core.scenes import (
+    ClipSettings,
+    Scene,
+    SceneSettings,
+    adaptive_cuts,
+    detect_scenes,
+    scenes_to_clips,
+)
 from vidgen_dagster.core.splice import Shot, Transition
 from vidgen_dagster.core.transitions import FadeRun, fade_runs
 
@@ -222,3 +230,21 @@ def test_low_contrast_cuts_under_subtitles_are_found(media, cuts_truth):
     found = boundaries(detect(media / "hardsub_cuts__vsr_test2.mp4"))
     assert len(matched(found, measured, 2)) >= len(measured) - 1
     assert all(any(abs(f - m) <= 2 for m in measured) for f in found)
+
+
+def test_cascade_applies_adaptive_rule_to_content_scores_like_adaptive_detector(media):
+    # The cascade computes ContentDetector's frame score once and applies AdaptiveDetector's rule to
+    # it (adaptive_cuts); on real footage that must give exactly what AdaptiveDetector itself finds.
+    name = "hardsub_cuts__vsr_test2.mp4"
+    p = vm.probe(media / name)
+    size = vm.analysis_size(p.width, p.height, 144, p.sample_aspect_ratio)
+    content, adaptive = ContentDetector(min_scene_len=15), AdaptiveDetector(min_scene_len=15)
+    scores, expected = [], []
+    for f in vm.decode_frames(media / name, p.stream_index, size, p.start_time_s, interpolation="FAST_BILINEAR"):
+        tc = FrameTimecode(f.index, fps=30.0)
+        content.process_frame(tc, f.image)
+        scores.append(content._frame_score or 0.0)
+        expected += [t.frame_num for t in adaptive.process_frame(tc, f.image)]
+    expected += [t.frame_num for t in adaptive.post_process(tc)]
+    assert len(expected) >= 4
+    assert adaptive_cuts(scores, 3.0, 15) == expected

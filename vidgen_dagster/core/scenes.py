@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode
 
-from .media import VideoProbe, analysis_size, check_geometry, decode_frames
+from .media import ANALYSIS_DECODE, VideoProbe, analysis_size, check_geometry, decode_frames
 from .transitions import (
     FadeRun,
     Gradual,
@@ -111,11 +111,35 @@ def _cut_detectors(s: SceneSettings) -> list:
     dets = []
     if s.cut_detector in ("content", "cascade"):
         dets.append(ContentDetector(threshold=s.content_threshold, min_scene_len=s.min_scene_frames))
-    # Adaptive compares each frame's change with its neighbours' instead of a fixed level: it finds
-    # the low-contrast cuts of dim, desaturated footage (hardsub_cuts) that ContentDetector misses.
-    if s.cut_detector in ("adaptive", "cascade"):
+    if s.cut_detector == "adaptive":
         dets.append(AdaptiveDetector(adaptive_threshold=s.adaptive_threshold, min_scene_len=s.min_scene_frames))
     return dets
+
+
+def adaptive_cuts(scores: list[float], threshold: float, min_scene_frames: int, window_width: int = 2,
+                  min_content_val: float = 15.0) -> list[int]:
+    """PySceneDetect's AdaptiveDetector decision over ContentDetector frame scores already computed.
+
+    Adaptive compares each frame's change with its neighbours' instead of a fixed level: it finds the
+    low-contrast cuts of dim, desaturated footage (hardsub_cuts) that ContentDetector misses. Its
+    score is ContentDetector's, so the cascade computes it once (the HSV conversion and three
+    differences per frame) and applies Adaptive's rule here; its defaults are Adaptive's own.
+    """
+    cuts: list[int] = []
+    last_cut = 0
+    w = window_width
+    for target in range(w, len(scores) - w):
+        window = scores[target - w:target] + scores[target + 1:target + w + 1]
+        average = sum(window) / (2.0 * w)
+        score = scores[target]
+        if abs(average) >= 0.00001:
+            ratio = min(score / average, 255.0)
+        else:
+            ratio = 255.0 if score >= min_content_val else 0.0
+        if ratio >= threshold and score >= min_content_val and target - last_cut >= min_scene_frames:
+            last_cut = target
+            cuts.append(target)
+    return cuts
 
 
 def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) -> SceneDetection:
@@ -140,12 +164,14 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
     dark_share: list[float] = []
     deltas: list[float] = []
     hists: list[np.ndarray] = []
+    content_scores: list[float] = []  # ContentDetector's per-frame score (cascade: Adaptive reuses it)
     contrast: list[float] = []  # standard deviation of the grey picture: flat frames have none
     previous = None
     tc = None
     # FAST_BILINEAR, not AREA: area averaging turns near-black frames into hue jitter that the
     # content detector reads as cuts (fades.mp4 gains a false cut); bilinear matches the goldens.
-    frames = decode_frames(path, probe.stream_index, size, probe.start_time_s, interpolation="FAST_BILINEAR")
+    frames = decode_frames(path, probe.stream_index, size, probe.start_time_s, interpolation="FAST_BILINEAR",
+                           decoder_options=ANALYSIS_DECODE)
     for frame in frames:
         image = frame.image
         tc = FrameTimecode(frame.index, fps=rate)
@@ -161,6 +187,8 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
         previous = image
         for det in cut_dets:
             cuts.update(t.frame_num for t in det.process_frame(tc, image))
+        if settings.cut_detector == "cascade":
+            content_scores.append(cut_dets[0]._frame_score or 0.0)
         if settings.cut_detector == "cascade" or transnet is not None:
             # 48x27 is TransNetV2's input, and plenty for the gradual detector's colour histogram.
             small = cv2.resize(image, (48, 27), interpolation=cv2.INTER_AREA)
@@ -171,6 +199,7 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
     if tc is not None:
         for det in cut_dets:
             cuts.update(t.frame_num for t in det.post_process(tc))
+    cuts.update(adaptive_cuts(content_scores, settings.adaptive_threshold, settings.min_scene_frames))
     n = len(times)
     interval = float(np.median(np.diff(times))) if n > 1 else 1.0 / rate
     per_second = 1.0 / interval if interval > 0 else rate

@@ -95,6 +95,9 @@ def in_fade(runs: list[FadeRun], n: int) -> np.ndarray:
     return mask
 
 
+CUT_SMEAR = 3
+
+
 @dataclass(frozen=True)
 class Gradual:
     frame: int  # the scene boundary: the middle of the transition, or the first frame after a cut
@@ -103,7 +106,8 @@ class Gradual:
 
     @property
     def is_cut(self) -> bool:
-        return self.end - self.start <= 1
+        # Up to CUT_SMEAR mixed frames is a hard cut whose neighbours the encoder or motion blur smeared.
+        return self.end - self.start <= CUT_SMEAR
     score: float
 
 
@@ -165,13 +169,16 @@ def gradual_boundaries(hists: np.ndarray, blank: np.ndarray, window: int, thresh
 def _locate(diff, a: int, b: int, score: float) -> Gradual:
     """The transition between frames ``a`` and ``b`` (two ends that show different shots): its frames
     are those unlike both ends (more than a fifth of the ends' own difference from each); the
-    boundary is their middle. None of them: a hard cut, at the first frame closer to ``b``."""
+    boundary is their middle. None of them (or no more than ``CUT_SMEAR``): a hard cut, at the first
+    frame of the new shot."""
     frames = np.arange(a, b + 1)
     to_a, to_b = diff(frames, a), diff(frames, b)
     ends = float(diff(np.array([a]), b)[0])
     mixed = np.nonzero((to_a > 0.2 * ends) & (to_b > 0.2 * ends))[0]
     if len(mixed):
         first, last = int(frames[mixed[0]]), int(frames[mixed[-1]])
+        if last + 1 - first <= CUT_SMEAR:  # a smeared hard cut: the new shot starts after the smear
+            return Gradual(last + 1, first, last + 1, score)
         return Gradual((first + last + 1) // 2, first, last + 1, score)
     cut = int(frames[np.nonzero(to_b <= to_a)[0][0]])
     return Gradual(cut, cut, cut, score)
