@@ -394,3 +394,19 @@ def test_a_missed_cut_is_caught_by_the_first_last_filter(home, media):
     spanning = [r for r in results["missed"].values() if any(x.startswith("first_last_dissimilar: ") for x in r)]
     assert spanning, results["missed"]
     assert not any(x.startswith("first_last_dissimilar") for r in results["detected"].values() for x in r)
+
+
+@pytest.mark.parametrize("key,value", [("thresholds.first_last_min", 1.5), ("thresholds.first_last_min", "low"),
+                                       ("thresholds.ocr_max_area", -0.1), ("similarity.hue_bins", 1)])
+def test_a_stage_declares_the_ranges_of_its_threshold_and_settings(tmp_path, key, value):
+    """The registry's stages declare their thresholds' and settings' ranges; a bad value is refused when the
+    configuration loads, naming the key (before anything runs)."""
+    import yaml
+
+    section, name = key.split(".")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({section: {name: value}}))
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(path)
+    path.write_text(yaml.safe_dump({section: {name: None if section == "thresholds" else 30}}))
+    assert load_config(path)[section][name] == (None if section == "thresholds" else 30)

@@ -13,6 +13,7 @@ Each top-level section has its own hash; assets use the hashes of the sections t
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -50,7 +51,6 @@ class Rule:
     nullable: bool = False
 
 
-_NUM01 = Rule("number", 0, 1, nullable=True)
 RULES: dict[str, Rule] = {
     "ingest.shard_size": Rule("int", 1, 100_000),
     "ingest.settle_seconds": Rule("number", 0),
@@ -92,16 +92,9 @@ RULES: dict[str, Rule] = {
     "visual.batch_size": Rule("int", 1, 4096),
     "quality.black_luma": Rule("number", 0, 255),
     "quality.frozen_delta": Rule("number", 0, 255),
-    # `null` disables a threshold.
-    "thresholds.motion_min": Rule("number", 0, nullable=True),
-    "thresholds.motion_max": Rule("number", 0, nullable=True),
-    "thresholds.ocr_max_area": _NUM01,
-    "thresholds.aesthetic_min": Rule("number", 0, 10, nullable=True),
-    "thresholds.consistency_min": Rule("number", -1, 1, nullable=True),
+    # `null` disables a threshold. The coarse filters' thresholds come from the scoring stages that
+    # declare them (see _stage_rules).
     "thresholds.alignment_min": Rule("number", -1, 1, nullable=True),
-    "thresholds.sharpness_min": Rule("number", 0, nullable=True),
-    "thresholds.black_max": _NUM01,
-    "thresholds.frozen_max": _NUM01,
     "sampling.target": Rule("mapping", 0),
     "sampling.strength": Rule("number", 0, 10),
     "captions.backend": Rule("str", choices=("transformers", "openai", "none")),
@@ -166,8 +159,17 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+@functools.cache
+def _stage_rules() -> dict[str, Rule]:
+    """The rules the registered scoring stages declare (their thresholds and settings); imported here,
+    lazily, because the stages themselves read configuration section hashes from this module."""
+    from .scoring.registry import config_rules
+
+    return {k: Rule(kind, lo, hi, nullable=nullable) for k, (kind, lo, hi, nullable) in config_rules().items()}
+
+
 def _check_value(key: str, value: Any, default: Any) -> None:
-    rule = RULES.get(key, Rule())
+    rule = RULES.get(key) or _stage_rules().get(key) or Rule()
     kind = rule.kind or _kind_of(default)
     if value is None:
         if rule.nullable or default is None:

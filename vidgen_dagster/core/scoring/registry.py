@@ -36,3 +36,12 @@ def filters() -> Iterator[tuple[ClipStage, Filter]]:
 
 def tables() -> dict[str, pa.Schema]:
     return {s.name: s.schema for s in STAGES}
+
+
+def config_rules() -> dict[str, tuple[str, float | None, float | None, bool]]:
+    """Validation rules the stages declare: ``thresholds.<key>`` of every filter (a number in its range, or
+    null to disable it) and the ranges of their settings. ``core/config.py`` applies them."""
+    rules = {f"thresholds.{f.key}": ("number", f.lo, f.hi, True) for _, f in filters()}
+    for s in STAGES:
+        rules.update({k: (kind, lo, hi, False) for k, (kind, lo, hi) in s.settings_rules.items()})
+    return rules

@@ -94,7 +94,9 @@ class FrameSimilarityStage(ClipStage):
     description = ("Weight-free first/last-frame similarity (hue-saturation histogram correlation and SSIM): "
                    "a clip spanning a missed cut or a dissolve scores low.")
     columns = (("backend", pa.string()), ("first_last_hist", pa.float64()), ("first_last_ssim", pa.float64()))
-    filters = (Filter("first_last_min", "first_last_hist", "min", "first_last_dissimilar"),)
+    filters = (Filter("first_last_min", "first_last_hist", "min", "first_last_dissimilar", lo=-1, hi=1),)
+    settings_rules = {"similarity.hue_bins": ("int", 2, 180), "similarity.saturation_bins": ("int", 2, 256),
+                      "similarity.ssim_short_side": ("int", 16, 2160)}
     figures = (Figure("first_last", "first_last_hist", "First/last-frame similarity",
                       "hue-saturation histogram correlation (first vs last frame)"),)
     exports = (ExportColumn("first_last", "first_last_hist", pa.float64(),

@@ -44,6 +44,8 @@ class Filter:
     column: str
     kind: str  # min | max
     label: str
+    lo: float | None = None  # the range a configured threshold must lie in (validated before anything runs)
+    hi: float | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ class ClipStage:
     exports: tuple[ExportColumn, ...] = ()
     kinds: tuple[str, ...] = ()         # Dagster asset kinds (libraries it runs)
     resources: Resources = Resources()
+    # "<section>.<key>" -> (kind, lo, hi): ranges of its settings, validated with the whole configuration
+    settings_rules: dict[str, tuple[str, float | None, float | None]] = {}
 
     @property
     def schema(self) -> pa.Schema:

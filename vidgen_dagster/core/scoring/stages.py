@@ -73,8 +73,8 @@ class MotionStage(ClipStage):
     sections = ("motion",)
     description = ("Optical-flow motion per clip (RAFT, or OpenCV DIS/Farneback without weights): "
                    "mean / p95 magnitude in frame short-sides per second.")
-    filters = (Filter("motion_min", "motion_mean", "min", "motion_low"),
-               Filter("motion_max", "motion_mean", "max", "motion_high"))
+    filters = (Filter("motion_min", "motion_mean", "min", "motion_low", lo=0),
+               Filter("motion_max", "motion_mean", "max", "motion_high", lo=0))
     figures = (Figure("motion", "motion_mean", "Motion", "mean optical-flow magnitude (frame short sides per second)",
                       skewed=True),)
     exports = (ExportColumn("motion", "motion_mean", F64, "mean optical-flow magnitude, in frame short sides per second",
@@ -147,7 +147,7 @@ class TextStage(ClipStage):
     sections = ("ocr",)
     description = ("PP-OCR text detection (rapidocr ONNX or PaddleOCR): fraction of the frame covered "
                    "by text, box count, a sample of the recognised text.")
-    filters = (Filter("ocr_max_area", "text_area", "max", "text"),)
+    filters = (Filter("ocr_max_area", "text_area", "max", "text", lo=0, hi=1),)
     figures = (Figure("text_area", "text_area", "OCR text area",
                       "fraction of the frame covered by text (max over sampled frames)", skewed=True),)
     exports = (ExportColumn("text_area", "text_area", F64, "fraction of the frame covered by detected text (union of "
@@ -246,11 +246,11 @@ class VisualStage(ClipStage):
     sections = ("visual", "quality")
     description = ("CLIP tags (LAION aesthetic, first/last temporal consistency, category, embedding) "
                    "and weight-free quality (sharpness, exposure, black and frozen frames).")
-    filters = (Filter("aesthetic_min", "aesthetic", "min", "aesthetic_low"),
-               Filter("consistency_min", "consistency", "min", "inconsistent"),
-               Filter("sharpness_min", "sharpness", "min", "blurry"),
-               Filter("black_max", "black_fraction", "max", "black_frames"),
-               Filter("frozen_max", "frozen_fraction", "max", "frozen_frames"))
+    filters = (Filter("aesthetic_min", "aesthetic", "min", "aesthetic_low", lo=0, hi=10),
+               Filter("consistency_min", "consistency", "min", "inconsistent", lo=-1, hi=1),
+               Filter("sharpness_min", "sharpness", "min", "blurry", lo=0),
+               Filter("black_max", "black_fraction", "max", "black_frames", lo=0, hi=1),
+               Filter("frozen_max", "frozen_fraction", "max", "frozen_frames", lo=0, hi=1))
     figures = (Figure("aesthetic", "aesthetic", "LAION aesthetic score", "aesthetic score (1-10)"),
                Figure("consistency", "consistency", "Temporal consistency",
                       "CLIP cosine similarity (first vs last frame)"))
