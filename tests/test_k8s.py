@@ -123,7 +123,7 @@ def test_helm_values_pieces_are_valid_kubernetes_fields():
 
 
 # -- the step pods dagster-k8s builds from each asset's op_tags -----------------------------------------
-def _step_jobs(home) -> dict[str, tuple[dict, dict]]:
+def _step_jobs(home) -> dict[str, tuple[dict, dict, str | None]]:
     """For every op of both jobs: (its tags, the Kubernetes Job that k8s_job_executor would create),
     built by dagster-k8s's own code (the tag parser, the container-context merge and the job builder)
     with the Helm values' deployment env and volumes and the run launcher's runK8sConfig underneath."""
@@ -158,16 +158,16 @@ def _step_jobs(home) -> dict[str, tuple[dict, dict]]:
                 job_config, ["dagster", "api", "execute_step"], name, user_defined_k8s_config=ctx.run_k8s_config,
                 pod_name=name, component="step_worker", labels={"dagster/op": node.name},
                 env_vars=[{"name": "DAGSTER_RUN_STEP_KEY", "value": node.name}])
-            out[node.name] = (dict(node.tags), ApiClient().sanitize_for_serialization(job))
+            out[node.name] = (dict(node.tags), ApiClient().sanitize_for_serialization(job), node.definition.pool)
     return out
 
 
 def test_every_step_pod_is_a_valid_job_with_gpu_only_where_the_gpu_pool_is(home):
     jobs = _step_jobs(home)
-    gpu_steps = {name for name, (tags, _) in jobs.items() if tags.get("dagster/concurrency_key") == "gpu"}
+    gpu_steps = {name for name, (_, _, pool) in jobs.items() if pool == "gpu"}
     assert gpu_steps == {"motion_scores", "visual_scores", "captions", "caption_checks"}
     mounts = {"/data", "/models", "/config"}
-    for name, (tags, job) in jobs.items():
+    for name, (tags, job, _) in jobs.items():
         validate(job)
         pod = job["spec"]["template"]["spec"]
         (container,) = pod["containers"]

@@ -10,7 +10,6 @@ So a second ``vidgen curate`` over the same input materialises nothing, and a ch
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -24,9 +23,6 @@ from .core.errors import ConfigError, StoreError
 from .core.store import Store, resolve_home
 from .instance import fail_dead_runs, prepare_instance, run_tags
 
-CODE_VERSION_TAG = "dagster/code_version"
-DATA_VERSION_TAG = "dagster/data_version"
-CONSUMED = "consumed_versions"  # see defs/common.py
 JOB = "curate_shard"
 Echo = Callable[[str], None]
 
@@ -95,58 +91,38 @@ class CurateResult:
         return all(r.success for r in self.runs)
 
 
-def _latest(instance, key, partition: str):
-    from dagster import AssetRecordsFilter
-
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-    ).records
-    return records[0] if records else None
-
-
 def stale_assets(defs, instance, partition: str, keys: Sequence, force: Sequence = ()) -> list:
-    """The subset of ``keys`` (any order) that must run for ``partition``, in topological order.
+    """The subset of ``keys`` that must run for ``partition``, in topological order.
 
-    Dagster's staleness rules: never materialised; code version changed; or a parent's current data
-    version differs from the one this asset consumed (assets publish content-hash data versions and
-    record the parents' versions they read under the ``consumed_versions`` metadata key, so a parent
-    re-run that wrote the same rows does not make its children stale). A parent that is itself about
-    to run makes its children run too; ``force`` runs whatever the records say (changed source files).
+    Staleness is Dagster's own (the resolver behind the UI's "stale" markers): an asset partition is
+    MISSING (never materialised) or STALE when its code version changed or a parent's current data version
+    differs from the one recorded in its provenance when it ran (our assets publish content-hash data
+    versions, so a parent re-run that wrote the same rows makes nothing stale). Dagster reports causes one
+    edge at a time; a run plan must also include what lies below an asset about to run, since its new data
+    may differ, so the descendants (within ``keys``) of anything stale are added. ``force`` runs whatever the
+    records say (source files that changed on disk, which no materialisation record can know).
+
+    Dagster's ``RunRequest(stale_assets_only=True)`` cannot be used instead: it asks the resolver without a
+    partition key, for which partitioned assets are always reported fresh (dagster/_scheduler/stale.py).
     """
+    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.definitions.temporal_context import TemporalContext
+    from dagster._time import get_current_datetime
+
     graph = defs.resolve_asset_graph()
+    view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+                          instance=instance, asset_graph=graph)
+    resolver = CachingStaleStatusResolver(instance=instance, asset_graph=graph, loading_context=view)
     wanted = set(keys)
     order = [k for level in graph.toposorted_asset_keys_by_level
              for k in sorted(level, key=lambda a: a.to_user_string()) if k in wanted]
     to_run: list = []
-    latest: dict = {}
     for key in order:
-        node = graph.get(key)
-        record = _latest(instance, key, partition)
-        parents = [p for p in node.parent_keys if p in wanted]
-        if record is None or key in force:
+        parents = graph.get(key).parent_keys & wanted
+        if (key in force or parents & set(to_run)
+                or resolver.get_status(key, partition) in (StaleStatus.STALE, StaleStatus.MISSING)):
             to_run.append(key)
-            continue
-        latest[key] = record
-        tags = (record.asset_materialization.tags or {}) if record.asset_materialization else {}
-        if tags.get(CODE_VERSION_TAG) != node.code_version or any(p in to_run for p in parents):
-            to_run.append(key)
-            continue
-        meta = record.asset_materialization.metadata or {}
-        try:
-            consumed_map = json.loads(meta[CONSUMED].value) if CONSUMED in meta else {}
-        except (TypeError, ValueError):
-            consumed_map = {}
-        for p in parents:
-            parent = latest.get(p)
-            consumed = consumed_map.get(p.to_user_string())
-            current = (parent.asset_materialization.tags or {}).get(DATA_VERSION_TAG) if parent else None
-            if consumed is None or current is None:  # no versions recorded: fall back to recency
-                stale = parent is not None and parent.storage_id > record.storage_id
-            else:
-                stale = consumed != current
-            if stale:
-                to_run.append(key)
-                break
     return to_run
 
 

@@ -52,31 +52,15 @@ def content_version(store, tables: list[str], shard: str) -> str:
     return h.hexdigest()[:24]
 
 
-CONSUMED = "consumed_versions"  # metadata: the parents' data versions this materialisation read
-
-
-def consumed_versions(context) -> str:
-    """JSON {parent asset: its latest data version for this partition} at execution time, so
-    ``vidgen curate`` can tell whether a parent changed since (Dagster's own input-version tags hold
-    logical versions when parent and child run in one run, not the parent's published version)."""
-    import json
-
-    from dagster import AssetRecordsFilter
-
-    out = {}
-    for parent in sorted(context.assets_def.asset_deps[context.asset_key], key=lambda k: k.to_user_string()):
-        records = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=parent, asset_partitions=[context.partition_key]), limit=1).records
-        mat = records[0].asset_materialization if records else None
-        out[parent.to_user_string()] = (mat.tags or {}).get("dagster/data_version") if mat else None
-    return json.dumps(out, sort_keys=True)
-
-
 def result(vidgen: VidgenResource, table: str, shard: str, summary: dict,
            extra_tables: list[str] | None = None, count_table: str | None = None,
            context=None) -> dg.MaterializeResult:
     store = vidgen.store
-    store.refresh_catalog()
+    # The catalog's views are globs over each table's folder: they see new shard files by themselves and
+    # only need (re)creating when a table gets its first file (before that the view is an empty SELECT).
+    # Refreshing after every step made parallel runs queue on the catalog file's write lock.
+    if any(len(store.list_files(f"tables/{t}", ".parquet")) <= 1 for t in [table, *(extra_tables or [])]):
+        store.refresh_catalog()
     metadata: dict = {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
     for t in [table, *(extra_tables or [])]:
         metadata[f"{t}_file"] = dg.MetadataValue.path(store.table_file(t, shard))
@@ -85,8 +69,6 @@ def result(vidgen: VidgenResource, table: str, shard: str, summary: dict,
     with store.fs.open_input_file(store.table_file(count_table or table, shard)) as f:
         metadata["dagster/row_count"] = pq.read_metadata(f).num_rows
     version = content_version(store, [table, *(extra_tables or [])], shard)
-    if context is not None:
-        metadata[CONSUMED] = consumed_versions(context)
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))
 
 

@@ -19,8 +19,8 @@ def build_scene_assets(config: dict) -> list:
     @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[videos],
               code_version=f"3-{section_hash(config, 'scenes')}",
               op_tags={"dagster-k8s/config": {"container_config": {"resources": {
-                  "requests": {"cpu": "2", "memory": "2Gi"}, "limits": limits}}},
-                  **({"dagster/concurrency_key": "gpu"} if gpu else {})},
+                  "requests": {"cpu": "2", "memory": "2Gi"}, "limits": limits}}}},
+              pool="gpu" if gpu else None, kinds={"parquet", "pyav", "scenedetect"},
               description="Shot boundaries (PySceneDetect cascade + gradual-transition detector, or "
                           "TransNetV2) and fades on one decode pass per video at analysis resolution; "
                           "boundaries in frames and real seconds.")
