@@ -54,3 +54,20 @@ def test_transition_runs_become_cuts_or_gradual_transitions():
     cuts, gradual = transitions_from_probability(p, 0.5)
     assert cuts == [30]
     assert [(g.frame, g.start, g.end) for g in gradual] == [(66, 60, 72)]
+
+
+def test_loading_the_model_leaves_global_torch_state_alone():
+    # The package's constructor reseeds every RNG and forces deterministic algorithms process-wide.
+    import random
+
+    import torch
+
+    from vidgen_dagster.core.transnet import load_model
+
+    load_model.cache_clear()
+    torch.manual_seed(7), np.random.seed(7), random.seed(7)
+    expected = (torch.rand(1).item(), np.random.rand(), random.random())
+    torch.manual_seed(7), np.random.seed(7), random.seed(7)
+    load_model("cpu")
+    assert (torch.rand(1).item(), np.random.rand(), random.random()) == expected
+    assert not torch.are_deterministic_algorithms_enabled()

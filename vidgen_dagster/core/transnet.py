@@ -11,6 +11,7 @@ CUDA when present. Only a few windows of frames are held at a time, so memory is
 from __future__ import annotations
 
 import functools
+import random
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def load_model(device: str):
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    rng = torch.random.get_rng_state()
+    rng = (torch.random.get_rng_state(), np.random.get_state(), random.getstate())
     try:
         model = TransNetV2(device=device)
     except (FileNotFoundError, RuntimeError) as exc:
@@ -53,7 +54,9 @@ def load_model(device: str):
     finally:
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
-        torch.random.set_rng_state(rng)
+        torch.random.set_rng_state(rng[0])
+        np.random.set_state(rng[1])
+        random.setstate(rng[2])
     return model.eval()
 
 
