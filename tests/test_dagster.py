@@ -130,6 +130,10 @@ def test_footage_sensor_waits_for_settled_files_and_registers_once(home, demo_fo
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     monkeypatch.setenv("VIDGEN_INBOX", str(inbox))
+    # Only "unchanged since the previous tick" settles a file here: with an hour of settle time the test
+    # does not depend on how fast this machine gets from copying a file to the next tick.
+    home.mkdir(parents=True)
+    (home / "vidgen.yaml").write_text("ingest: {settle_seconds: 3600}\n")
     defs = build_definitions(str(home))
     sensor = defs.resolve_sensor_def("footage_sensor")
     instance = dg.DagsterInstance.ephemeral()

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -44,32 +43,36 @@ def test_empty_tables_have_typed_views(tmp_path):
 def test_killed_write_leaves_old_file_and_no_partial(tmp_path):
     store = Store(tmp_path)
     store.write("shard_manifest", "s1", _rows(5, "old"))
-    # A child process writes a big table over and over; kill -9 it while a temp file exists.
+    # A child process is stopped for good in the middle of a streaming write (one row group written, the
+    # file still a hidden temp file), then killed: no polling race, the kill always lands mid-write.
     script = textwrap.dedent(f"""
+        import time
         from vidgen_dagster.core.store import Store
         s = Store({str(tmp_path)!r})
-        rows = [{{"shard": "s1", "path": "/y/" + "z" * 200 + str(i), "size_bytes": i, "mtime_ns": i,
-                  "registered_at": "new"}} for i in range(400_000)]
-        print("ready", flush=True)
-        while True:
-            s.write("shard_manifest", "s1", rows)
+        rows = [{{"shard": "s1", "path": "/y/" + str(i), "size_bytes": i, "mtime_ns": i,
+                  "registered_at": "new"}} for i in range(1000)]
+        with s.writer("shard_manifest", "s1") as write:
+            write(rows)
+            print("mid-write", flush=True)
+            time.sleep(600)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
-    assert proc.stdout.readline().strip() == b"ready"
-    folder = tmp_path / "tables" / "shard_manifest"
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(n.endswith(".tmp") for n in os.listdir(folder)):
-        time.sleep(0.005)
-    assert any(n.endswith(".tmp") for n in os.listdir(folder)), "never caught the writer mid-write"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    # Whatever the kill interrupted, the visible file is one complete version.
+    try:
+        assert proc.stdout.readline().strip() == b"mid-write"
+        folder = tmp_path / "tables" / "shard_manifest"
+        assert [n for n in os.listdir(folder) if n.endswith(".tmp")], "the writer's temp file is there"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # The visible file is the old, complete version; the catalog glob does not see the temp file.
     table = store.read("shard_manifest", "s1")
-    assert table.num_rows in (5, 400_000)
-    assert set(table.column("registered_at").to_pylist()) in ({"old"}, {"new"})
+    assert table.num_rows == 5 and set(table.column("registered_at").to_pylist()) == {"old"}
     store.refresh_catalog()
-    n = store.query("SELECT count(*) AS n FROM shard_manifest").to_pylist()[0]["n"]
-    assert n == table.num_rows  # the catalog glob does not see the hidden temp file
+    assert store.query("SELECT count(*) AS n FROM shard_manifest").to_pylist()[0]["n"] == 5
+    # The dead writer's debris is swept; nothing else is.
+    removed = store.sweep_temp_files()
+    assert len(removed) == 1 and not [n for n in os.listdir(folder) if n.endswith(".tmp")]
+    assert store.read("shard_manifest", "s1").num_rows == 5
 
 
 def test_bad_names_are_refused(tmp_path):

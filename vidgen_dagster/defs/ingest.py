@@ -45,6 +45,7 @@ def build_footage_sensor(job) -> dg.SensorDefinition:
             candidates = shardlib.discover([inbox], ingest["extensions"])
         except VidgenError as exc:
             return dg.SensorResult(skip_reason=str(exc))
+        shardlib.add_input_roots(store, [inbox])  # manifests may only name files under registered inputs
         known = {f.path for m in shardlib.load_manifests(store) for f in m.files}
         ready, pending = shardlib.settled(
             (p for p in candidates if str(p) not in known), cursor.get("seen", {}), ingest["settle_seconds"]
