@@ -4,6 +4,7 @@ views over Arrow datasets, and the `vidgen` command in subprocesses (curate, que
 from __future__ import annotations
 
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +171,85 @@ def test_writer_killed_mid_upload_leaves_no_object(s3_env, request, tmp_path):
     assert store.query("SELECT count(*) AS n FROM frames").to_pylist() == [{"n": 1}]
     print(f"killed mid-upload: {proxy.forwarded / 2**20:.0f} MiB sent, parts stored "
           f"{[(p['PartNumber'], p['Size']) for p in parts]}, no object")
+
+
+def _vidgen(env: dict, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vidgen_dagster.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=1800)
+
+
+@pytest.mark.media
+def test_vidgen_commands_on_an_s3_home(s3_env, media, tmp_path):
+    """curate, query, a second curate, export and report through the real command on s3://bucket/prefix,
+    with the Dagster instance in $DAGSTER_HOME; nothing of the home lands on local disk."""
+    prefix = "cli/home"
+    home = f"s3://{BUCKET}/{prefix}"
+    files = [str(media / "bw_oldfilm__moviepy_chaplin.mp4"), str(media / "dim_handheld__decord_flipping_a_pancake.mkv")]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("VIDGEN_HOME", "DAGSTER_HOME", "AWS_ENDPOINT_URL_S3")}
+    env.update(s3_env.env(), VIDGEN_PROGRESS="plain")
+
+    r = _vidgen(env, "curate", *files, "--home", home, cwd=cwd)  # no $DAGSTER_HOME: refused, nothing written
+    assert r.returncode == 2 and "DAGSTER_HOME" in r.stderr, r.stderr
+    assert _keys(s3_env, f"{prefix}/") == []
+
+    env["DAGSTER_HOME"] = str(tmp_path / "dagster")
+    timings = {}
+    t0 = time.perf_counter()
+    r = _vidgen(env, "curate", *files, "--home", home, cwd=cwd)
+    timings["curate"] = time.perf_counter() - t0
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert f"catalog: in-memory views over {home}/tables" in r.stdout
+    keys = _keys(s3_env, f"{prefix}/")
+    for table in ("videos", "clips", "frames", "coarse_selection", "curated_clips"):
+        assert sum(k.startswith(f"{prefix}/tables/{table}/") and k.endswith(".parquet") for k in keys) == 1, keys
+    assert not [k for k in keys if k.rsplit("/", 1)[-1].startswith(".")]  # no temporary objects
+    assert (tmp_path / "dagster" / "dagster.yaml").is_file()
+    assert list(cwd.iterdir()) == []  # no "s3:" folder or catalog file made locally
+
+    store = Store(home)
+    curated = store.rows("curated_clips")
+    kept = sorted(c["clip_id"] for c in curated if c["state"] == "kept")
+    assert kept, "the two files should leave at least one clip to export"
+    videos = sorted(v["path"] for v in store.rows("videos"))
+    assert videos == sorted(files)
+
+    t0 = time.perf_counter()
+    r = _vidgen(env, "query", "--home", home, "--format", "json",
+                "SELECT clip_id FROM curated_clips WHERE state = 'kept' ORDER BY clip_id", cwd=cwd)
+    timings["query"] = time.perf_counter() - t0
+    assert r.returncode == 0, r.stderr
+    assert [row["clip_id"] for row in json.loads(r.stdout)] == kept
+    r = _vidgen(env, "query", "--home", home, "SELECT * FROM read_csv('/etc/passwd')", cwd=cwd)
+    assert r.returncode == 2 and "root:" not in r.stdout
+
+    t0 = time.perf_counter()
+    r = _vidgen(env, "curate", *files, "--home", home, cwd=cwd)
+    timings["curate again"] = time.perf_counter() - t0
+    assert r.returncode == 0 and "nothing to do" in r.stdout, r.stdout[-2000:]
+
+    r = _vidgen(env, "export", "--home", home, cwd=cwd)  # the default <home>/export is not a local folder
+    assert r.returncode == 2 and "object store" in r.stderr, r.stderr
+    out = tmp_path / "export"
+    t0 = time.perf_counter()
+    r = _vidgen(env, "export", str(out), "--home", home, cwd=cwd)
+    timings["export"] = time.perf_counter() - t0
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    import pyarrow.parquet as pq
+
+    exported = sorted(pq.read_table(out / "clips.parquet").column("clip_id").to_pylist())
+    assert exported == kept
+    assert len(list((out / "clips").glob("*.mp4"))) == len(kept)
+
+    t0 = time.perf_counter()
+    r = _vidgen(env, "report", "--home", home, cwd=cwd)
+    timings["report"] = time.perf_counter() - t0
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    html_uri = f"{home}/report/report.html"
+    assert f"report: {html_uri}" in r.stdout
+    html = store.read_bytes("report/report.html").decode()
+    assert "<html" in html and "Curation funnel" in html
+    assert f"{prefix}/report/fig_funnel.png" in _keys(s3_env, f"{prefix}/report/")
+    assert list(cwd.iterdir()) == []
+    print("s3 home timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
