@@ -37,7 +37,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -282,6 +281,8 @@ class Store:
                 # DuckDB scans the registered dataset with projection and filter pushdown. The explicit
                 # schema fills columns that older files lack with nulls (union_by_name's job locally).
                 paths = [self._path("tables", table, name) for name in files]
+                import pyarrow.dataset as pads  # only object-store homes: its import costs seconds
+
                 con.register(table, pads.dataset(paths, schema=schema, format="parquet", filesystem=self.fs))
             elif files:
                 glob = self.uri("tables", table, "*.parquet").replace("'", "''")
