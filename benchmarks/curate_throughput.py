@@ -300,11 +300,11 @@ def bench_n(n: int, srcs: list[Path], work: Path, jobs: int | None, workers: int
     return first["wall"] / decode_s
 
 
-def bench_long(srcs: list[Path], source: str, minutes: float, work: Path, jobs: int | None) -> None:
+def bench_long(srcs: list[Path], source: str, minutes: float, work: Path, jobs: int | None) -> float | None:
     matches = [p for p in srcs if p.name.startswith(source)]
     if not matches:
         print(f"long: no source file starting with {source!r}")
-        return
+        return None
     src = matches[0]
     with av.open(str(src), metadata_errors="ignore") as c:
         s = best_video_stream(c)
@@ -326,6 +326,7 @@ def bench_long(srcs: list[Path], source: str, minutes: float, work: Path, jobs: 
     print(f"long: curate: {res['wall']:.1f} s wall ({res['wall'] / decode_s:.2f}x decode), "
           f"peak RSS {mb(res['rss_sum'])} (tree) / {mb(res['rss_max'])} (largest process), exit {res['rc']}")
     print(f"long: step seconds: {fmt_steps(steps)}")
+    return res["wall"] / decode_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -350,8 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs = args.jobs if cli_has_jobs() else None
     workers = cores()
     srcs = sources(args.media)
-    if not srcs or not counts:
-        print(f"no usable videos in {args.media} or no --n", file=sys.stderr)
+    if not srcs or not (counts or args.long):
+        print(f"no usable videos in {args.media}, or neither --n nor --long", file=sys.stderr)
         return 1
     print(f"{workers} cores, load {loadavg()}; {len(srcs)} source files from {args.media}; "
           f"vidgen curate {'--jobs ' + str(jobs) if jobs else '(no --jobs option: one shard at a time)'}")
@@ -361,11 +362,14 @@ def main(argv: list[str] | None = None) -> int:
             ratios[n] = bench_n(n, srcs, work, jobs, workers)
             print(f"N={n}: curate/decode {ratios[n]:.2f}")
         if args.long:
-            bench_long(srcs, args.long_source, args.long_minutes, work, jobs)
+            long_ratio = bench_long(srcs, args.long_source, args.long_minutes, work, jobs)
+            if not counts and long_ratio is not None:  # `--n "" --long`: the long video is the figure
+                ratios[0], counts = long_ratio, [0]
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"curate/decode ratio: {ratios[counts[-1]]:.2f}")
+    if counts:
+        print(f"curate/decode ratio: {ratios[counts[-1]]:.2f}")
     return 0
 
 
