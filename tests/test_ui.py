@@ -21,7 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from ui_helpers import Artifacts, DagsterDev, find_browser, make_driver, wait_for
+from ui_helpers import Artifacts, DagsterDev, find_browser, instance_folder, make_driver, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -60,13 +60,14 @@ def register_one_shard(home: Path, footage: Path) -> str:
     from vidgen_dagster.core.config import load_config
     from vidgen_dagster.core.store import Store
     from vidgen_dagster.defs.resources import video_shards
-    from vidgen_dagster.runner import dagster_home
 
     config = load_config(None)
     entries = [shardlib.FileEntry.of(p) for p in shardlib.discover([footage], config["ingest"]["extensions"])]
-    new = shardlib.register(Store(str(home)), entries, len(entries))
+    store = Store(str(home))
+    shardlib.add_input_roots(store, [footage])  # as `vidgen curate` does: manifests name only known folders
+    new = shardlib.register(store, entries, len(entries))
     assert len(new) == 1, [m.shard for m in new]
-    instance = dg.DagsterInstance.from_config(str(dagster_home(str(home))))
+    instance = dg.DagsterInstance.from_config(str(instance_folder(home)))
     try:
         instance.add_dynamic_partitions(video_shards.name, [new[0].shard])
     finally:
@@ -370,3 +371,77 @@ def run_the_ui(driver, server: DagsterDev, shard: str, all_assets: list[str],
         visible(driver, "//*[normalize-space(text())='Evaluation result']/following-sibling::*"
                         "//*[normalize-space(text())='Passed']", what=f"{check}: evaluation result Passed")
     timings["ui checks"] = time.monotonic() - t0 - timings["launch"] - timings["run"]
+
+    t_more = time.monotonic()
+    check_report_plots(driver, server, artifacts)
+    check_threshold_change_marks_coarse_selection_stale(driver, server, shard, artifacts)
+    timings["report + stale"] = time.monotonic() - t_more
+
+
+def check_report_plots(driver, server: DagsterDev, artifacts: Artifacts) -> None:
+    """`vidgen report` materialises dataset_report in the same instance; on the asset's page one
+    "[Show Markdown]" (the `plots` entry) opens every plot, each loaded and no wider than its dialog."""
+    import subprocess
+    import sys
+
+    from selenium.webdriver.common.by import By
+
+    artifacts.step("vidgen report, then the report's plots in the UI")
+    r = subprocess.run([sys.executable, "-m", "vidgen_dagster.cli", "report", "--home", str(server.home)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    figures = sorted(p.stem.removeprefix("fig_") for p in (server.home / "report").glob("fig_*.png"))
+    assert figures, "the report drew no figure"
+    row = "//tr[.//*[normalize-space(text())='plots']]"
+    open_page(driver, f"{server.url}/assets/dataset_report", f"{row}//*[normalize-space(text())='[Show Markdown]']",
+              "the plots entry of dataset_report's metadata")
+    click(driver, f"{row}//*[normalize-space(text())='[Show Markdown]']", what="[Show Markdown] of plots")
+    dialog = dialog_with("plots")
+    visible(driver, f"{dialog}//img", what="a plot in the dialog")
+
+    def loaded():
+        box = driver.find_element(By.XPATH, dialog)
+        imgs = box.find_elements(By.TAG_NAME, "img")
+        state = [driver.execute_script("return [arguments[0].complete, arguments[0].naturalWidth, "
+                                       "arguments[0].getBoundingClientRect().width]", i) for i in imgs]
+        if len(imgs) == len(figures) and all(i.is_displayed() for i in imgs) and all(c and w > 0 for c, w, _ in state):
+            return box.size["width"], state
+        return None
+
+    width, state = wait_for(loaded, UI_WAIT, f"{len(figures)} plots loaded in the dialog")
+    alts = sorted(i.get_attribute("alt") for i in driver.find_elements(By.XPATH, f"{dialog}//img"))
+    assert alts == figures, (alts, figures)
+    assert all(300 < shown <= width for _, _, shown in state), (width, state)  # sized to the dialog
+    click(driver, f"{dialog}//button[normalize-space()='Close']", what="the dialog's Close button")
+
+
+def check_threshold_change_marks_coarse_selection_stale(driver, server: DagsterDev, shard: str,
+                                                        artifacts: Artifacts) -> None:
+    """A threshold change in the home's configuration, the code location reloaded: the shard's
+    coarse_selection shows Dagster's "Unsynced" marker (its code version changed), motion_scores does not."""
+    import yaml
+
+    from vidgen_dagster.core.config import load_config
+    from vidgen_dagster.core.store import Store
+    from vidgen_dagster.runner import apply_config
+
+    artifacts.step("change thresholds.motion_min, reload the code location")
+    before = load_config()["thresholds"]["motion_min"]
+    change = server.home.parent / "threshold.yaml"
+    change.write_text(yaml.safe_dump({"thresholds": {"motion_min": before * 2 + 0.01}}))
+    _, changed = apply_config(Store(str(server.home)), str(change), echo=artifacts.step)
+    assert changed
+    server.graphql('mutation { reloadRepositoryLocation(repositoryLocationName: "vidgen_dagster.definitions") '
+                   "{ __typename } }", timeout=300)
+    server.wait_ready()
+    unsynced = "//*[starts-with(normalize-space(text()),'Unsynced')]"
+    header = "//*[normalize-space(text())='Latest materialization']"  # the selected partition's detail
+    artifacts.step("the stale marker on coarse_selection")
+    open_page(driver, f"{server.url}/assets/coarse_selection?view=partitions&partition={shard}", header,
+              f"partition {shard} of coarse_selection")
+    visible(driver, unsynced, what="'Unsynced' on coarse_selection after the threshold change")
+    artifacts.step("no stale marker on motion_scores")
+    open_page(driver, f"{server.url}/assets/motion_scores?view=partitions&partition={shard}", header,
+              f"partition {shard} of motion_scores")
+    time.sleep(3)  # the stale query answers after the partition header: give it time to (not) show
+    assert not all_visible(driver, [unsynced]), "motion_scores marked stale by a threshold change"

@@ -88,6 +88,21 @@ def make_driver(chromium: str, chromedriver: str, log_file: Path):
 
 # --------------------------------------------------------------------------- dagster dev
 
+def instance_folder(home: Path | str) -> Path:
+    """The home's Dagster instance folder, created with its storage (as the CLI does), without leaving
+    this test process pointed at it."""
+    from vidgen_dagster.instance import prepare_instance
+
+    before = os.environ.get("DAGSTER_HOME")
+    try:
+        return prepare_instance(str(home))
+    finally:
+        if before is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = before
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -98,10 +113,8 @@ class DagsterDev:
     """``dagster dev -w workspace.yaml`` (webserver + daemon) in its own process group."""
 
     def __init__(self, home: Path, log_file: Path, port: int | None = None):
-        from vidgen_dagster.runner import dagster_home
-
         self.home = Path(home)
-        self.dagster_home = dagster_home(str(home))
+        self.dagster_home = instance_folder(home)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_file = log_file
