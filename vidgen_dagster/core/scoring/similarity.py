@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import pyarrow as pa
 
-from ..frames import ROLE_FIRST, ROLE_LAST
 from .stage import ClipStage, ExportColumn, Figure, Filter, StageBatch, clip_failed
 
 
@@ -37,6 +35,8 @@ class SimilaritySettings:
 def hist_correlation(a: np.ndarray, b: np.ndarray, settings: SimilaritySettings = SimilaritySettings()) -> float:
     """Correlation of the hue-saturation histograms of two BGR frames (value is left out: a shot that
     brightens keeps its colours)."""
+    import cv2  # here, not at import: the registry (and so every table schema) imports this module
+
     hists = []
     for im in (a, b):
         hsv = cv2.cvtColor(im, cv2.COLOR_BGR2HSV)
@@ -50,6 +50,8 @@ def hist_correlation(a: np.ndarray, b: np.ndarray, settings: SimilaritySettings 
 def ssim(a: np.ndarray, b: np.ndarray, short_side: int = 96) -> float:
     """Mean structural similarity (Wang et al. 2004, 7x7 Gaussian window) of two BGR frames in grey,
     both scaled to ``short_side`` (the first frame's shape decides the size)."""
+    import cv2
+
     h, w = a.shape[:2]
     scale = short_side / min(h, w)
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
@@ -77,6 +79,8 @@ class _Scorer:
         self.settings = settings
 
     def process(self, batch: StageBatch) -> list[dict]:
+        from ..frames import ROLE_FIRST, ROLE_LAST
+
         out = []
         for cf in batch.clips:
             try:

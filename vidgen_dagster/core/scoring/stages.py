@@ -3,7 +3,8 @@
 Each class puts a scorer module (:mod:`.motion`, :mod:`.text`, :mod:`.visual` with :mod:`.quality`) in the
 :class:`~.stage.ClipStage` shape: settings from its config section, the model loaded once in ``setup``,
 ``process`` per batch of clips, its table, filters, report figures, export columns and ``models check``
-status. The scorer modules hold the maths and the model loading; this module holds only the glue.
+status. The scorer modules hold the maths and the model loading; this module holds only the glue, and imports
+them (and PyAV, OpenCV, torch) only when a stage runs: the registry is read by every table schema.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import ConfigError
-from ..frames import ROLE_FIRST, ROLE_LAST, ROLE_MIDDLE
 from .stage import (
     ClipStage,
     ExportColumn,
@@ -120,6 +120,8 @@ class _TextScorer:
     batch_size = 1  # one detector batch per clip (its first/middle/last frames)
 
     def __init__(self, detector, cfg: dict):
+        from ..frames import ROLE_FIRST, ROLE_LAST, ROLE_MIDDLE
+
         self.detector = detector
         self.label = f"{detector.backend} ({detector.model_id})"
         self.unavailable = None
@@ -210,6 +212,7 @@ class _VisualScorer:
         self.per_frame = {r["video_id"]: r for r in inputs.store.rows("scene_runs", inputs.shard) if r["status"] == "ok"}
 
     def process(self, batch: StageBatch) -> list[dict]:
+        from ..frames import ROLE_FIRST, ROLE_LAST, ROLE_MIDDLE
         from .quality import frame_quality, span_quality
 
         out, triples = [], []
