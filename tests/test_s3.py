@@ -78,7 +78,7 @@ def test_store_round_trip_on_s3(s3_env, request):
     assert _keys(s3_env, prefix) == [prefix + k for k in (
         "manifests/s1.json", "tables/frame_runs/s1.parquet", "tables/shard_manifest/s1.parquet",
         "tables/shard_manifest/s2.parquet")]
-    assert not glob.glob(os.path.join(tempfile.gettempdir(), f".s1.{os.getpid()}@*.tmp"))
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f".vidgen-spool-*.{os.getpid()}@*.tmp"))
     store.delete("manifests/s1.json")
     assert "manifests/s1.json" not in [k[len(prefix):] for k in _keys(s3_env, prefix)]
 
@@ -116,10 +116,10 @@ def test_failed_streamed_write_keeps_the_old_object(s3_env, request):
     assert s3_env.client().get_object(Bucket=BUCKET, Key=key)["Body"].read() == before
     assert _keys(s3_env, f"{request.node.name}/") == [key]
     assert len(store.rows("frame_runs")) == 5
-    assert not glob.glob(os.path.join(tempfile.gettempdir(), f".s*.{os.getpid()}@*.tmp"))
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f".vidgen-spool-*.{os.getpid()}@*.tmp"))
 
 
-def test_writer_killed_mid_upload_leaves_no_object(s3_env, request, tmp_path):
+def test_writer_killed_mid_upload_leaves_no_object(s3_env, request, tmp_path, monkeypatch):
     """A writer frozen in the last part of uploading a 24 MiB shard file (a multipart upload is open on
     the server and holds its first parts) and then SIGKILLed: at no point is there an object under the
     final key, and the table reads as before."""
@@ -169,6 +169,11 @@ def test_writer_killed_mid_upload_leaves_no_object(s3_env, request, tmp_path):
     assert _keys(s3_env, f"{name}/") == [f"{name}/tables/frames/s1.parquet"]
     assert [r["clip_id"] for r in store.rows("frames")] == ["c0"]
     assert store.query("SELECT count(*) AS n FROM frames").to_pylist() == [{"n": 1}]
+    # The dead writer's local spool file is debris a later curate sweeps (its pid is gone).
+    spooled = glob.glob(str(tmp_path / f".vidgen-spool-big.{proc.pid}@*.tmp"))
+    assert len(spooled) == 1
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert store.sweep_temp_files() == spooled and not os.path.exists(spooled[0])
     print(f"killed mid-upload: {proxy.forwarded / 2**20:.0f} MiB sent, parts stored "
           f"{[(p['PartNumber'], p['Size']) for p in parts]}, no object")
 

@@ -118,7 +118,7 @@ class Store:
             self.fs.create_dir(folder, recursive=True)
         else:  # spool to local disk, then one upload under the final key (see the module docstring)
             fs, folder = pafs.LocalFileSystem(), tempfile.gettempdir()
-        tmp = f"{folder}/{_tmp_name(shard)}"
+        tmp = f"{folder}/{_tmp_name(shard if self.is_local else SPOOL_PREFIX + shard)}"
         sink = fs.open_output_stream(tmp)
         out = pq.ParquetWriter(sink, schema, compression="zstd")
 
@@ -186,25 +186,30 @@ class Store:
 
     def sweep_temp_files(self, max_age_s: float = 24 * 3600) -> list[str]:
         """Remove temporary files left by killed writers: on local disk those whose writing process is
-        gone (the pid is in the name), elsewhere those older than ``max_age_s``. Returns what was removed."""
+        gone (the pid is in the name), elsewhere those older than ``max_age_s``; for an object-store home
+        also its writers' local spool files (in the temp folder) whose process is gone. Returns what
+        was removed."""
         removed = []
-        folders = [self._path("tables", t) for t in TABLES] + [self._path(MANIFESTS_DIR), self._root]
+        places = [(self.fs, folder, "") for folder in
+                  [self._path("tables", t) for t in TABLES] + [self._path(MANIFESTS_DIR), self._root]]
+        if not self.is_local:
+            places.append((pafs.LocalFileSystem(), tempfile.gettempdir(), SPOOL_PREFIX))
         now = time.time()
-        for folder in folders:
-            selector = pafs.FileSelector(folder, allow_not_found=True)
-            for info in self.fs.get_file_info(selector):
+        for fs, folder, prefix in places:
+            local = isinstance(fs, pafs.LocalFileSystem)
+            for info in fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
                 m = _TMP_RE.match(info.base_name)
-                if info.type != pafs.FileType.File or not m:
+                if info.type != pafs.FileType.File or not m or not info.base_name.startswith("." + prefix):
                     continue
                 pid = int(m.group(1))
-                if self.is_local and m.group(2) == TEMP_HOST:
+                if local and m.group(2) == TEMP_HOST:
                     stale = not _pid_alive(pid)
                 else:
                     mtime = info.mtime.timestamp() if info.mtime else now
                     stale = now - mtime > max_age_s
                 if stale:
                     try:
-                        self.fs.delete_file(info.path)
+                        fs.delete_file(info.path)
                         removed.append(info.path)
                     except (FileNotFoundError, OSError):
                         pass
@@ -356,6 +361,7 @@ class Store:
 
 
 MANIFESTS_DIR = "manifests"
+SPOOL_PREFIX = "vidgen-spool-"  # an object-store writer's local file (sweep_temp_files removes dead ones)
 TEMP_HOST = re.sub(r"[^A-Za-z0-9-]", "-", os.uname().nodename)[:40] or "host"
 # Temp names carry the writer's host and pid so a later sweep can tell a dead writer's debris from a
 # live writer's file: .<prefix>.<pid>@<host>.<random>.tmp
