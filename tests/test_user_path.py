@@ -89,6 +89,8 @@ def test_demo_ends_in_a_dataset_and_says_what_ran(demo):
 
     # which stages ran with which models, which did not, and where to look
     assert "stages and models:" in out
+    assert re.search(r"^  scenes +ran +shot detection .* on 5 video\(s\)$", out, re.M)
+    assert re.search(r"^  scenes +FAILED .* on 1 video\(s\): decode_failed", out, re.M)  # damaged.mp4
     assert re.search(r"^  motion +ran +\S+", out, re.M) and re.search(r"^  ocr +ran +rapidocr", out, re.M)
     assert re.search(r"^  captions +NOT RUN .*model_unavailable.*kept uncaptioned", out, re.M)
     assert re.search(r"^  judge +- +no captions to check", out, re.M)

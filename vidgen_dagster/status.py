@@ -160,6 +160,8 @@ def home_failed_checks(home: str, config_path: str | None = None) -> list[Failed
 # -- which stages ran with which models --------------------------------------------------------------
 # (step, SQL giving model, status, error, n): what each model-bound step actually did, from its table.
 _STEPS = [
+    ("scenes", "SELECT 'shot detection (scenes.*)' AS model, status, any_value(error) AS error, count(*) AS n "
+               "FROM scene_runs GROUP BY 1, 2"),
     ("motion", "SELECT backend || ' ' || coalesce(model_id, '') AS model, status, any_value(error) AS error, "
                "count(*) AS n FROM motion_scores GROUP BY 1, 2"),
     ("ocr", "SELECT backend || ' ' || coalesce(model_id, '') AS model, status, any_value(error) AS error, "
@@ -201,7 +203,8 @@ def stage_report(store) -> list[str]:
             continue
         for r in sorted(rows, key=lambda r: (r["status"] != "ok", r["status"] or "")):
             verdict = _VERDICT.get(r["status"], r["status"] or "?")
-            line = f"  {step:<10} {verdict:<8} {r['model'].strip() or '-'} on {r['n']} clip(s)"
+            unit = "video(s)" if step == "scenes" else "clip(s)"
+            line = f"  {step:<10} {verdict:<8} {r['model'].strip() or '-'} on {r['n']} {unit}"
             if r["status"] != "ok":
                 line += f": {r['error'] or 'not run'}"
                 if step in _WHAT_THEN:
