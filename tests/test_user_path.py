@@ -253,3 +253,34 @@ def test_ui_stops_its_whole_process_tree_on_sigterm(tmp_path):
         if group is not None and group_members(group):
             os.killpg(group, signal.SIGKILL)
         log.close()
+
+
+@pytest.mark.parametrize("value,ok", [(True, True), (False, True), ("auto", True), ("maybe", False), (1, False)])
+def test_require_caption_accepts_true_false_auto(tmp_path, value, ok):
+    from vidgen_dagster.core.config import load_config
+    from vidgen_dagster.core.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"curation": {"require_caption": value}}))
+    if ok:
+        assert load_config(path)["curation"]["require_caption"] == value
+    else:
+        with pytest.raises(ConfigError, match="true, false or auto"):
+            load_config(path)
+
+
+def test_require_caption_auto_keeps_only_when_no_captioner_could_run():
+    from vidgen_dagster.core.curation import decide
+
+    sel = {"decision": "kept", "reasons": [], "not_applied": []}
+
+    def d(status, require):
+        config = {"thresholds": {"alignment_min": None},
+                  "curation": {"require_caption": require, "flag_sources": ["rules"]}}
+        return decide(sel, {"status": status, "error": "why"} if status else None, None, config)
+
+    assert d("unavailable", "auto") == {"state": "kept", "stage": "captions", "reasons": [],
+                                        "not_applied": ["captions"]}
+    assert d(None, "auto")["state"] == "rejected"  # a captioner ran but this clip has no caption row
+    assert d("unavailable", True)["reasons"] == ["uncaptioned: why"]
+    assert d("failed", "auto")["state"] == "failed" and d("unavailable", False)["state"] == "kept"

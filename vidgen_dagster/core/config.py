@@ -44,7 +44,7 @@ _ADDED_LATER = {
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str = ""                     # number | int | str | bool | list | mapping ("" = from the default)
+    kind: str = ""                     # number | int | str | bool | auto_bool | list | mapping ("" = from the default)
     lo: float | None = None
     hi: float | None = None
     choices: tuple[str, ...] = ()      # for str, or for every item of a list
@@ -114,6 +114,7 @@ RULES: dict[str, Rule] = {
     "judge.max_retries": Rule("int", 0, 100),
     "judge.concurrency": Rule("int", 1, 1024),
     "curation.flag_sources": Rule("list", choices=("rules", "judge")),
+    "curation.require_caption": Rule("auto_bool"),
     "checks.video_failed_max": Rule("number", 0, 1),
     "checks.coarse_kept_min": Rule("number", 0, 1),
     "checks.coarse_kept_max": Rule("number", 0, 1),
@@ -181,6 +182,8 @@ def _check_value(key: str, value: Any, default: Any) -> None:
 
     if kind == "bool" and not isinstance(value, bool):
         raise bad("true or false")
+    if kind == "auto_bool" and not (isinstance(value, bool) or value == "auto"):
+        raise bad("true, false or auto")
     if kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
         raise bad("an integer")
     if kind == "number" and not _is_number(value):
