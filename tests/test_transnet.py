@@ -48,12 +48,14 @@ def test_windows_stream_in_batches_and_find_the_testvideo_cuts(media, cuts_truth
 
 
 def test_transition_runs_become_cuts_or_gradual_transitions():
-    p = np.zeros(100)
-    p[29] = 0.9  # one frame: a hard cut, the new shot starts after it
-    p[60:72] = 0.8  # twelve frames: a dissolve, boundary in its middle
-    cuts, gradual = transitions_from_probability(p, 0.5)
+    p, cover = np.zeros(100), np.zeros(100)
+    p[29] = cover[29] = 0.9  # one frame: a hard cut, the new shot starts after it
+    p[65], cover[58:74] = 0.8, 0.9  # one peak, sixteen covered frames: a dissolve, boundary in its middle
+    cuts, gradual = transitions_from_probability(p, 0.5, cover)
     assert cuts == [30]
-    assert [(g.frame, g.start, g.end) for g in gradual] == [(66, 60, 72)]
+    assert [(g.frame, g.start, g.end) for g in gradual] == [(66, 58, 74)]
+    # Without the many-hot head every run is as long as its peak.
+    assert transitions_from_probability(p, 0.5) == ([30, 66], [])
 
 
 def test_loading_the_model_leaves_global_torch_state_alone():

@@ -246,11 +246,11 @@ def iter_frames(
         container.close()
 
 
-# Decoder options for analysis-only decodes (the scene pass): the in-loop deblocking filter smooths
-# block edges that a 144-px analysis frame averages away anyway, and skipping it is the largest
-# saving libavcodec offers on H.264/HEVC without touching which frame is which (cut accuracy on the
-# shared ground truth is unchanged: benchmarks/scene_accuracy.py). Not for frames anyone looks at.
-ANALYSIS_DECODE = {"skip_loop_filter": "all"}
+# Decoder options for analysis-only decodes (the scene pass): skip the in-loop deblocking filter on
+# frames no other frame references. Reference frames stay exact, so nothing drifts through the GOP,
+# and the frames we see keep the cuts they had: skipping it on every frame ("all") saved more but
+# moved cuts (new false cuts on cockatoo, kinetic type and Big Buck Bunny), which "noref" does not.
+ANALYSIS_DECODE = {"skip_loop_filter": "noref"}
 
 
 def decode_frames(

@@ -31,6 +31,7 @@ from .transitions import (
     fade_runs,
     gradual_boundaries,
     in_fade,
+    ramp_zones,
 )
 
 
@@ -216,21 +217,22 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
                                      settings.gradual_ratio, settings.min_scene_frames)
     ramp = settings.fade_ramp_frames
     runs = fade_runs(brightness, dark_share, settings.fade_threshold, settings.fade_black_share, ramp)
-    scenes = _build_scenes(cuts, gradual, runs, times, settings, per_second)
+    scenes = _build_scenes(cuts, gradual, runs, times, brightness, settings, per_second)
     return SceneDetection(scenes, times, brightness, deltas, size[0], size[1], asdict(settings))
 
 
 def _merge_boundaries(cuts: set[int], gradual: list[Gradual], fades: list[int], n: int,
-                      min_gap: int) -> list[tuple[int, str]]:
-    """Union of the detectors' boundaries. A fade wins over anything inside its window (the cut
-    detectors often fire on its steep part) because it carries the dark-run trimming. A dissolve
+                      min_gap: int, ramps: list[tuple[int, int]] = ()) -> list[tuple[int, str]]:
+    """Union of the detectors' boundaries. A fade wins over anything inside its window or on its
+    ``ramps`` (the cut detectors and TransNetV2 often fire on its steep part or where it ends)
+    because it carries the dark-run trimming. A dissolve
     wins over a hard cut found among its frames (the cut detectors fire on its steepest step, and
     only the dissolve's own trimming drops every mixed frame); a gradual find with no mixed frames
     is a hard cut, added where the cut detectors found none."""
     fade_frames = sorted(f for f in fades if 0 < f < n)
 
     def clear(frame: int, others: list[int]) -> bool:
-        return all(abs(frame - o) >= min_gap for o in others)
+        return all(abs(frame - o) >= min_gap for o in others) and not any(a <= frame <= b for a, b in ramps)
 
     dissolves = [g for g in gradual if 0 < g.frame < n and not g.is_cut and clear(g.frame, fade_frames)]
     kept_cuts = [c for c in sorted(cuts) if 0 < c < n and clear(c, fade_frames)
@@ -244,13 +246,14 @@ def _merge_boundaries(cuts: set[int], gradual: list[Gradual], fades: list[int], 
                   + [(g, "dissolve") for g in kept_dissolves])
 
 
-def _build_scenes(cuts, gradual: list[Gradual], runs: list[FadeRun], times, s: SceneSettings,
+def _build_scenes(cuts, gradual: list[Gradual], runs: list[FadeRun], times, brightness, s: SceneSettings,
                   per_second: float) -> list[Scene]:
     n = len(times)
     if n == 0:
         return []
+    ramps = ramp_zones(brightness, runs, max_frames=int(round(per_second)))
     bounds = _merge_boundaries(cuts, gradual, fade_boundaries(runs, n, s.min_scene_frames), n,
-                               s.min_scene_frames)
+                               s.min_scene_frames, ramps)
     mixed = {g.frame: g for g in gradual}
     faded = in_fade(runs, n)
     starts = [(0, "start")] + bounds

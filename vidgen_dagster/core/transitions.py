@@ -88,6 +88,28 @@ def fade_boundaries(runs: list[FadeRun], n: int, min_scene_frames: int) -> list[
     return bounds
 
 
+def ramp_zones(brightness, runs: list[FadeRun], max_frames: int, edge: int = 2) -> list[tuple[int, int]]:
+    """Frame ranges (inclusive) on the ramps of each fade, beyond ``edge`` frames from its dark run: a
+    boundary another detector puts there (TransNetV2 and the histogram test fire where a fade-in ends)
+    is the fade's, not a second transition. A hard cut right at the dark run's edge (a cut to or from
+    black) is left alone. The ramp runs as far as the brightness keeps rising away from the run."""
+    b = np.asarray(brightness, dtype=np.float64)
+    n = len(b)
+    zones = []
+    for run in runs:
+        i = run.end
+        while i + 1 < n and i + 1 - run.end < max_frames and b[i + 1] >= b[i] - 0.5:
+            i += 1
+        if i > run.end + edge:
+            zones.append((run.end + edge + 1, i))
+        i = run.start - 1
+        while i - 1 >= 0 and run.start - i < max_frames and b[i - 1] >= b[i] - 0.5:
+            i -= 1
+        if 0 <= i < run.start - 1 - edge:
+            zones.append((i, run.start - 1 - edge))
+    return zones
+
+
 def in_fade(runs: list[FadeRun], n: int) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     for run in runs:

@@ -16,7 +16,7 @@ import random
 import numpy as np
 
 from .errors import ModelUnavailableError
-from .transitions import Gradual
+from .transitions import CUT_SMEAR, Gradual
 
 WINDOW, STRIDE, CONTEXT = 100, 50, 25
 BATCH_WINDOWS = 8
@@ -70,7 +70,8 @@ class TransNetStream:
         self.buffer: list[np.ndarray] = []  # padded frames not yet consumed by a window start
         self.count = 0
         self.last: np.ndarray | None = None
-        self.predictions: list[np.ndarray] = []
+        self.predictions: list[np.ndarray] = []  # the single-frame head: where a transition is
+        self.extent: list[np.ndarray] = []  # the many-hot head: every frame a transition covers
 
     def push(self, rgb: np.ndarray) -> None:
         """One 27x48x3 uint8 RGB frame."""
@@ -89,8 +90,9 @@ class TransNetStream:
         frames = np.stack(self.buffer[: WINDOW + (windows - 1) * STRIDE])
         batch = np.stack([frames[k * STRIDE: k * STRIDE + WINDOW] for k in range(windows)])
         with torch.inference_mode():
-            single, _ = self.model.predict_raw(torch.from_numpy(batch).to(self.model.device))
+            single, many = self.model.predict_raw(torch.from_numpy(batch).to(self.model.device))
         self.predictions.append(single[:, CONTEXT:CONTEXT + STRIDE, 0].float().cpu().numpy().reshape(-1))
+        self.extent.append(many[:, CONTEXT:CONTEXT + STRIDE, 0].float().cpu().numpy().reshape(-1))
         del self.buffer[: windows * STRIDE]
 
     def finish(self, threshold: float) -> tuple[list[int], list[Gradual]]:
@@ -102,16 +104,22 @@ class TransNetStream:
         while len(self.buffer) >= WINDOW:
             self._run(min(self.batch_windows, (len(self.buffer) - WINDOW) // STRIDE + 1))
         self.probability = np.concatenate(self.predictions)[: self.count]
-        return transitions_from_probability(self.probability, threshold)
+        self.coverage = np.concatenate(self.extent)[: self.count]
+        return transitions_from_probability(self.probability, threshold, self.coverage)
 
 
-def transitions_from_probability(p: np.ndarray, threshold: float) -> tuple[list[int], list[Gradual]]:
-    """Runs of frames above ``threshold`` are transitions. One or two frames: a hard cut, the new
-    scene starting after the run (TransNetV2 marks the last frame of the old shot). Longer: a gradual
-    transition whose boundary is the run's centre and whose frames are excluded from both scenes."""
-    above = np.asarray(p) > threshold
-    cuts: list[int] = []
-    gradual: list[Gradual] = []
+def transitions_from_probability(p: np.ndarray, threshold: float, coverage: np.ndarray | None = None,
+                                  cover_threshold: float = 0.2) -> tuple[list[int], list[Gradual]]:
+    """Transitions from TransNetV2's two heads. A run of frames whose single-frame probability ``p``
+    exceeds ``threshold`` is a transition; its extent is the run widened to the neighbouring frames
+    its many-hot head (``coverage``, trained to mark every frame of a transition) puts above
+    ``cover_threshold``. Up to ``CUT_SMEAR`` frames: a hard cut, the new scene starting after the
+    run (TransNetV2 marks the last frame of the old shot). Longer: a gradual transition whose
+    boundary is its middle and whose frames are excluded from both scenes."""
+    p = np.asarray(p)
+    cover = np.zeros_like(p) if coverage is None else np.asarray(coverage)
+    above = p > threshold
+    spans: list[tuple[int, int, int, float]] = []  # (start, end, first frame after the run, peak)
     i, n = 0, len(above)
     while i < n:
         if not above[i]:
@@ -120,11 +128,23 @@ def transitions_from_probability(p: np.ndarray, threshold: float) -> tuple[list[
         j = i
         while j < n and above[j]:
             j += 1
-        if j - i <= 2:
-            if j < n:
-                cuts.append(j)
+        a, b = i, j
+        while a > 0 and cover[a - 1] > cover_threshold:
+            a -= 1
+        while b < n and cover[b] > cover_threshold:
+            b += 1
+        if spans and a <= spans[-1][1]:  # two peaks of one transition (a fade out and in): one span
+            s0, _, after, peak = spans[-1]
+            spans[-1] = (s0, max(b, spans[-1][1]), j, max(peak, float(p[i:j].max())))
         else:
-            centre = (i + j) // 2
-            gradual.append(Gradual(centre, i, j, float(np.max(p[i:j]))))
+            spans.append((a, b, j, float(p[i:j].max())))
         i = j
+    cuts: list[int] = []
+    gradual: list[Gradual] = []
+    for a, b, after, peak in spans:
+        if b - a <= CUT_SMEAR:
+            if after < n:
+                cuts.append(after)
+        else:
+            gradual.append(Gradual((a + b) // 2, a, b, peak))
     return cuts, gradual
