@@ -17,7 +17,7 @@ def build_scene_assets(config: dict) -> list:
     limits = {"memory": "4Gi", **({"nvidia.com/gpu": "1"} if gpu else {})}
 
     @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[videos],
-              code_version=f"3-{section_hash(config, 'scenes')}",
+              code_version=f"4-{section_hash(config, 'scenes')}",
               op_tags={"dagster-k8s/config": {"container_config": {"resources": {
                   "requests": {"cpu": "2", "memory": "2Gi"}, "limits": limits}}}},
               pool="gpu" if gpu else None, kinds={"parquet", "pyav", "scenedetect"},
