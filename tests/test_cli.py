@@ -18,7 +18,8 @@ def vidgen(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vidgen_dagster.cli", *args], capture_output=True, text=True)
 
 
-ALL = ["shard_manifest", "videos", "scenes", "clips", "frames", "motion_scores", "similarity_scores", "text_scores",
+ALL = ["shard_manifest", "videos", "scenes", "clips", "frames", "motion_scores", "perceptual_hashes",
+       "similarity_scores", "text_scores",
        "visual_scores",
        "coarse_selection", "captions", "caption_checks", "curated_clips"]
 SCORES = ["frames", "frame_runs", "motion_scores", "text_scores", "visual_scores"]

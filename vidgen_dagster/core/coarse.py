@@ -12,7 +12,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 
-from . import media
+from . import media, near_duplicates
 from .config import section_hash
 from .errors import VidgenError
 from .frames import (
@@ -284,6 +284,7 @@ def run_selection(store: Store, shard: str, config: dict) -> dict:
     reference = load_reference(store)
     rows = joined_scores(store, shard)
     decisions, summary = select(rows, thresholds, config["sampling"], categories(config), reference)
+    summary.update(near_duplicates.apply(store, shard, config, decisions, rows))
     for d in decisions:
         d["config_hash"] = chash
     store.write("coarse_selection", shard, decisions)

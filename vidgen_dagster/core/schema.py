@@ -80,6 +80,7 @@ TABLES: dict[str, pa.Schema] = {
             ("clip_id", STR), ("shard", STR), ("decision", STR),  # kept | rejected
             ("reasons", pa.list_(STR)), ("config_hash", STR), ("video_id", STR),
             ("passed_thresholds", BOOL), ("not_applied", pa.list_(STR)), ("category", STR), ("keep_prob", F64),
+            ("near_duplicate_of", STR),  # the kept clip of the same footage (core/near_duplicates.py)
         ]
     ),
     # Captioning and fine curation. status: ok | failed | unavailable (model absent / backend none)

@@ -49,7 +49,8 @@ def coarse_thresholds(config: dict) -> dict:
 
 def selection_hash(config: dict) -> str:
     """What coarse_selection's decisions depend on: its thresholds and the sampling section."""
-    payload = json.dumps({"thresholds": coarse_thresholds(config), "sampling": config.get("sampling")},
+    near_dup = {k: v for k, v in config["thresholds"].items() if k.startswith("near_duplicate_")}
+    payload = json.dumps({"thresholds": {**coarse_thresholds(config), **near_dup}, "sampling": config.get("sampling")},
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from .phash import PerceptualHashStage
 from .similarity import FrameSimilarityStage
 from .stage import ClipStage, Filter
 from .stages import MotionStage, TextStage, VisualStage
@@ -23,6 +24,7 @@ STAGES: tuple[ClipStage, ...] = (
     TextStage(),
     VisualStage(),
     FrameSimilarityStage(),
+    PerceptualHashStage(),
 )
 BY_NAME: dict[str, ClipStage] = {s.name: s for s in STAGES}
 BY_STEP: dict[str, ClipStage] = {s.step: s for s in STAGES}
@@ -43,5 +45,6 @@ def config_rules() -> dict[str, tuple[str, float | None, float | None, bool]]:
     null to disable it) and the ranges of their settings. ``core/config.py`` applies them."""
     rules = {f"thresholds.{f.key}": ("number", f.lo, f.hi, True) for _, f in filters()}
     for s in STAGES:
-        rules.update({k: (kind, lo, hi, False) for k, (kind, lo, hi) in s.settings_rules.items()})
+        # (kind, lo, hi) or (kind, lo, hi, nullable): a stage's own threshold keys may be null (disabled)
+        rules.update({k: (r[0], r[1], r[2], bool(r[3:] and r[3])) for k, r in s.settings_rules.items()})
     return rules
