@@ -191,3 +191,17 @@ def test_recurate_schedule_requests_exactly_the_stale_assets(home, demo_footage,
             "coarse_selection", "captions", "caption_checks", "curated_clips"]
     finally:
         instance.dispose()
+
+
+def test_rebalance_makes_the_selections_stale_through_dagster(home, media):
+    """The sampling reference is a source asset: `vidgen rebalance` records its new generation and Dagster's
+    own staleness re-runs exactly coarse_selection (nothing reads the reference when the code loads)."""
+    clip = str(media / "motion_blurry_vfr__moviepy_fire2.mp4")
+    assert vidgen("curate", clip, "--home", str(home), "--until", "coarse_selection").returncode == 0
+    r = vidgen("rebalance", "--home", str(home))
+    assert r.returncode == 0 and "generation 1" in r.stdout, r.stdout + r.stderr
+    again = vidgen("curate", clip, "--home", str(home), "--until", "coarse_selection")
+    assert again.returncode == 0, again.stderr
+    assert "materializing coarse_selection\n" in again.stdout
+    third = vidgen("curate", clip, "--home", str(home), "--until", "coarse_selection")
+    assert ": up to date" in third.stdout and "materializing" not in third.stdout

@@ -282,7 +282,22 @@ def cmd_models(args) -> int:
 def cmd_rebalance(args) -> int:
     from .core.coarse import rebalance
 
-    ref = rebalance(_home(args), _config(args))
+    store = _home(args)
+    ref = rebalance(store, _config(args))
+    # Dagster learns the new generation (an observation of the `sampling_reference` source asset): every
+    # shard's coarse_selection is then stale, in the UI and for `vidgen curate` alike.
+    import dagster as dg
+
+    from .defs.coarse import observe_sampling_reference
+    from .defs.resources import VidgenResource
+    from .runner import use_home
+
+    use_home(store.home)
+    instance = dg.DagsterInstance.get()
+    try:
+        observe_sampling_reference(instance, {"vidgen": VidgenResource(home=store.home)})
+    finally:
+        instance.dispose()
     print(f"sampling reference generation {ref.generation} frozen over all shards: "
           + ", ".join(f"{c}={f:.3f}" for c, f in sorted(ref.freq.items(), key=lambda x: -x[1])))
     print("every shard's coarse_selection is now stale: run `vidgen curate` (or backfill in the UI) to apply it")

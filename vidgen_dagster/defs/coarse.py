@@ -53,9 +53,23 @@ def _score_asset(stage: ClipStage, config: dict) -> dg.AssetsDefinition:
     return score
 
 
-def build_coarse_assets(config: dict, home: str) -> tuple[list, list]:
-    from ..core.store import Store
+@dg.observable_source_asset(group_name="coarse", description=(
+    "The category-sampling reference frozen by `vidgen rebalance` (`<home>/sampling/reference.json`). Its data "
+    "version is the reference's generation: a rebalance makes every shard's coarse_selection stale through "
+    "Dagster's own staleness, and the reference is read when the selection runs, not when code loads."))
+def sampling_reference(vidgen: VidgenResource) -> dg.DataVersion:
+    return dg.DataVersion(f"generation-{coarse.reference_generation(vidgen.store)}")
 
+
+def observe_sampling_reference(instance, resources: dict) -> None:
+    """Record the reference's current generation in ``instance`` (after ``vidgen rebalance`` wrote it)."""
+    from dagster._core.definitions.observe import observe
+
+    observe([sampling_reference], instance=instance, resources=resources,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+
+
+def build_coarse_assets(config: dict, home: str) -> tuple[list, list]:
     @dg.asset(partitions_def=video_shards, group_name="coarse", deps=["clips"],
               code_version=f"1-{section_hash(config, 'frames')}", op_tags=k8s_resources("2", "4Gi"),
               description="The one decode of every clip: first/middle/last frames and optical-flow pairs "
@@ -68,10 +82,8 @@ def build_coarse_assets(config: dict, home: str) -> tuple[list, list]:
 
     scores = [_score_asset(stage, config) for stage in STAGES]
 
-    generation = coarse.reference_generation(Store(home))
-
-    @dg.asset(partitions_def=video_shards, group_name="coarse", deps=scores,
-              code_version=f"1-{selection_hash(config)}-g{generation}",
+    @dg.asset(partitions_def=video_shards, group_name="coarse", deps=[*scores, sampling_reference],
+              code_version=f"1-{selection_hash(config)}",
               description="Thresholds (`thresholds.*`) and category-balanced sampling (`sampling.*`): every clip "
                           "kept or rejected with all its reasons; filters without scores listed as not applied.")
     def coarse_selection(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:

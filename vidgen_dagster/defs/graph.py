@@ -10,7 +10,7 @@ from ..core.config import home_record, load_config
 from ..core.store import Store, resolve_home
 from .automation import build_recurate_schedule
 from .checks import build_checks
-from .coarse import build_coarse_assets
+from .coarse import build_coarse_assets, sampling_reference
 from .curation import build_curation_assets
 from .dataset import build_dataset_assets
 from .ingest import build_footage_sensor, shard_manifest, videos
@@ -40,7 +40,7 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
         description="Export and report over every shard's curated clips.")
     holder: dict = {}
     defs = dg.Definitions(
-        assets=[*assets, *dataset],
+        assets=[*assets, *dataset, sampling_reference],
         asset_checks=[shard_accounting, *coarse_checks, *curating_checks, *build_checks()],
         jobs=[curate_shard, build_dataset],
         sensors=[build_footage_sensor(curate_shard)],
