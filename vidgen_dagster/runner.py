@@ -295,7 +295,10 @@ def curate(
         work.append((shard, names))
     jobs = min(jobs or default_jobs(), max(1, len(work)))
     result.runs = _execute(work, resolved, jobs, log_level, echo)
-    Store(resolved).refresh_catalog()
+    try:
+        Store(resolved).refresh_catalog()
+    except StoreError as exc:  # the runs are recorded; the catalog file is a convenience for other tools
+        echo(f"WARNING: {exc}")
     return result
 
 

@@ -277,6 +277,9 @@ class Store:
                     raise StoreError(f"catalog {self.catalog_path} stayed locked: {exc}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+            except duckdb.Error as exc:  # a table file DuckDB cannot read (damaged, not Parquet)
+                raise StoreError(f"catalog {self.catalog_path}: a table file cannot be read: "
+                                 f"{str(exc).splitlines()[0]}") from exc
 
     def _table_files(self) -> dict[str, list[pafs.FileInfo]]:
         """Every table's shard files, from one recursive listing (one request per 1000 objects on an
@@ -328,7 +331,12 @@ class Store:
         """An in-memory connection with every view over the Parquet globs: reads take no lock on the
         catalog file, so queries never fail while another process refreshes it."""
         con = duckdb.connect(":memory:")
-        self._create_views(con)
+        try:
+            self._create_views(con)
+        except duckdb.Error as exc:  # a damaged table file: one line naming it, not a traceback
+            con.close()
+            raise StoreError(f"a table file under {self.uri('tables')} cannot be read: "
+                             f"{str(exc).splitlines()[0]}") from exc
         return con
 
     def query(self, sql: str) -> pa.Table:
