@@ -62,8 +62,8 @@ def result(vidgen: VidgenResource, table: str, shard: str, summary: dict,
     if any(len(store.list_files(f"tables/{t}", ".parquet")) <= 1 for t in [table, *(extra_tables or [])]):
         store.refresh_catalog()
     metadata: dict = {k: v for k, v in summary.items() if isinstance(v, int | float | str)}
-    for t in [table, *(extra_tables or [])]:
-        metadata[f"{t}_file"] = dg.MetadataValue.path(store.table_file(t, shard))
+    for t in [table, *(extra_tables or [])]:  # the file's URI: s3://bucket/... on an object-store home
+        metadata[f"{t}_file"] = dg.MetadataValue.path(store.uri("tables", t, f"{shard}.parquet"))
     import pyarrow.parquet as pq
 
     with store.fs.open_input_file(store.table_file(count_table or table, shard)) as f:
