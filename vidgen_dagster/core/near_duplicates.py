@@ -1,17 +1,20 @@
 """Near-duplicate clips: the same footage remuxed or re-encoded, which sha256 dedup cannot see.
 
-Two clips are near-duplicates when they come from different videos and each of their first, middle and last
-frames' 64-bit pHashes (:mod:`.scoring.phash`, table ``perceptual_hashes``) differ in at most
-``thresholds.near_duplicate_max_distance`` bits; when both have a CLIP embedding (``visual_scores.embedding``)
+Two clips are near-duplicates when they come from different videos and at least two of their first, middle
+and last frames' 64-bit pHashes (:mod:`.scoring.phash`, table ``perceptual_hashes``) differ in at most
+``thresholds.near_duplicate_max_distance`` bits (the median of the three distances: a copy whose scene pass
+ends the clip a few frames elsewhere, around a fade, still matches on the other two frames; measured with
+``benchmarks/near_duplicate_distances.py``); when both have a CLIP embedding (``visual_scores.embedding``)
 their cosine must also reach ``thresholds.near_duplicate_min_cosine`` (a second, semantic opinion that
 vetoes hash collisions; offline there are no embeddings and the hash decides alone). Clips of one video are
 never merged: they are different time spans of it, even when a static camera makes them look alike.
 
 Incremental across shards, decided by the catalog: the shard being selected is compared with itself and with
 every shard registered before it (``shard_manifest.registered_at``, then shard id), in one DuckDB query.
-The candidate pairs come from an equi-join on bands of the middle frame's hash: with ``d`` the threshold,
-``K = d + 1`` disjoint bands guarantee (pigeonhole) that a pair within ``d`` bits agrees exactly on one band,
-so no pair is missed and the exact distances are computed on candidates only, not on every pair.
+The candidate pairs come from an equi-join on (frame, band, band bits) of the three hashes: with ``d`` the
+threshold, ``K = d + 1`` disjoint bands per hash guarantee (pigeonhole) that two frames within ``d`` bits
+agree exactly on one band, so no pair is missed and the exact distances are computed on candidates only,
+not on every pair. (Bands are ~64/K bits wide: a larger threshold makes more candidates, never fewer matches.)
 
 Who is kept (deterministic; clips are grouped by connected components of the near-duplicate relation):
 * a group that holds a clip of an earlier shard: that clip wins (the earliest shard's, then the longest,
@@ -47,7 +50,7 @@ class Match:
     other: str        # a clip of this shard or of an earlier one
     other_rank: int   # the other clip's shard in registration order (this shard's rank for its own clips)
     other_duration: float
-    distance: int     # max over first/middle/last of the pHash Hamming distance
+    distance: int     # the median over first/middle/last of the pHash Hamming distance
     cosine: float | None
 
 
@@ -82,14 +85,18 @@ def find_matches(store: Store, shard: str, max_distance: int, min_cosine: float 
           FROM {TABLE} p JOIN scope s USING (shard) JOIN clips c USING (clip_id, shard)
           WHERE p.status = 'ok'),
     new AS (SELECT * FROM h WHERE shard = {me}),
-    nb AS (SELECT clip_id, b, (m >> (b * {w})) & {mask} AS v FROM new, range({k}) t(b)),
-    hb AS (SELECT clip_id, b, (m >> (b * {w})) & {mask} AS v FROM h, range({k}) t(b)),
-    cand AS (SELECT DISTINCT nb.clip_id AS a, hb.clip_id AS o FROM nb JOIN hb USING (b, v)
+    -- (frame, band, band bits) of every hash: a pair within the distance on a frame agrees on one of its bands
+    nf AS (SELECT clip_id, unnest([0, 1, 2]) AS r, unnest([f, m, l]) AS hv FROM new),
+    hf AS (SELECT clip_id, unnest([0, 1, 2]) AS r, unnest([f, m, l]) AS hv FROM h),
+    nb AS (SELECT clip_id, r, b, (hv >> (b * {w})) & {mask} AS v FROM nf, range({k}) t(b)),
+    hb AS (SELECT clip_id, r, b, (hv >> (b * {w})) & {mask} AS v FROM hf, range({k}) t(b)),
+    cand AS (SELECT DISTINCT nb.clip_id AS a, hb.clip_id AS o FROM nb JOIN hb USING (r, b, v)
              WHERE nb.clip_id <> hb.clip_id),
     pairs AS (
         SELECT x.clip_id, x.shard, y.clip_id AS other, y.shard AS other_shard, y.rank AS other_rank,
                y.duration_s AS other_duration,
-               greatest(bit_count(xor(x.f, y.f)), bit_count(xor(x.m, y.m)), bit_count(xor(x.l, y.l))) AS distance
+               bit_count(xor(x.f, y.f)) AS d1, bit_count(xor(x.m, y.m)) AS d2, bit_count(xor(x.l, y.l)) AS d3,
+               d1 + d2 + d3 - greatest(d1, d2, d3) - least(d1, d2, d3) AS distance  -- the median of the three
         FROM cand JOIN new x ON x.clip_id = cand.a JOIN h y ON y.clip_id = cand.o
         WHERE x.video_id <> y.video_id AND distance <= {int(max_distance)}),
     -- the cosine written out: list_cosine_similarity raises on a NULL embedding even where a CASE or a WHERE
