@@ -386,8 +386,9 @@ def test_a_missed_cut_is_caught_by_the_first_last_filter(home, media):
         rows = store.rows("similarity_scores", shard)
         assert summary["clips"] == len(rows) == store.read("clips", shard).num_rows and summary["unavailable"] is None
         assert all(r["status"] == "ok" and -1 <= r["first_last_hist"] <= 1 for r in rows)
-        for stage_name in ("motion_scores", "text_scores", "visual_scores"):  # the other registered stages
-            coarse.run_stage(stage_name, store, shard, config)
+        for stage_name in coarse.BY_NAME:  # the other registered stages
+            if stage_name != "similarity_scores":
+                coarse.run_stage(stage_name, store, shard, config)
         coarse.run_selection(store, shard, config)
         assert coarse.account_coarse(store, shard) == []
         results[label] = {r["clip_id"]: r["reasons"] for r in store.rows("coarse_selection", shard)}
