@@ -117,6 +117,23 @@ def test_keeper_rules_earlier_shard_wins_then_longest_in_the_shard(tmp_path):
     assert summary["near_duplicate_rejected"] == 2 and summary["near_duplicate_earlier_matches"] == 1
 
 
+def test_a_later_shard_points_to_the_keeper_an_earlier_selection_recorded(tmp_path):
+    """c matches b only (8 bits from b, 16 from a); b's own selection said it duplicates a: c points to a."""
+    a = {r: _signed(random.Random(r).getrandbits(64)) for r in ROLES}
+    b = {r: _flip(v, list(range(8))) for r, v in a.items()}
+    c = {r: _flip(v, list(range(8, 16))) for r, v in b.items()}
+    store = _catalog(tmp_path, {"sh-1": [{"clip_id": "a", "video_id": "va", **a}],
+                                "sh-2": [{"clip_id": "b", "video_id": "vb", **b}],
+                                "sh-3": [{"clip_id": "c", "video_id": "vc", **c}]}, {})
+    config = {"thresholds": {"near_duplicate_max_distance": MAX_DISTANCE, "near_duplicate_min_cosine": None}}
+    for shard, cid in (("sh-1", "a"), ("sh-2", "b"), ("sh-3", "c")):
+        decisions = [{"clip_id": cid, "shard": shard, "decision": "kept", "reasons": [], "passed_thresholds": True}]
+        nd.apply(store, shard, config, decisions, [{"clip_id": cid, "duration_s": 5.0}])
+        store.write("coarse_selection", shard, decisions)
+    got = {r["clip_id"]: r["near_duplicate_of"] for r in store.rows("coarse_selection")}
+    assert got == {"a": None, "b": "a", "c": "a"}
+
+
 # ------------------------------------------------------------------------------- real footage, real CLI
 
 

@@ -124,19 +124,16 @@ def _score(v) -> tuple[bool, float]:
     return (missing, 0.0 if missing else -float(v))
 
 
-def _resolve(store: Store, clip: str, shard: str) -> str:
-    """An earlier shard's clip, or the clip that shard's own selection said it duplicates (a stored
-    ``near_duplicate_of`` names a group's keeper, not itself a near-duplicate: the loop is a guard). An
-    earlier shard not selected yet has no say: its clip is the keeper."""
-    seen = {clip}
-    while True:
-        rows = store.query(f"SELECT * FROM coarse_selection WHERE clip_id = {_quote(clip)} "
-                           f"AND shard <> {_quote(shard)}").to_pylist()
-        nxt = rows[0].get("near_duplicate_of") if rows else None  # column absent in files written before it
-        if not nxt or nxt in seen:
-            return clip
-        seen.add(nxt)
-        clip = nxt
+def _stored_keepers(store: Store, clips: set[str], shard: str) -> dict[str, str]:
+    """For clips of earlier shards: the clip their own selection said they duplicate, where it did (one
+    query; a stored ``near_duplicate_of`` names a group's keeper, never itself a near-duplicate, so one hop
+    is enough). An earlier shard not selected yet has no say: its clip is the keeper."""
+    if not clips or "near_duplicate_of" not in store.query("SELECT * FROM coarse_selection LIMIT 0").column_names:
+        return {}  # no selection file has the column yet (written before near-duplicates existed)
+    ids = ", ".join(_quote(c) for c in sorted(clips))
+    rows = store.query(f"SELECT clip_id, near_duplicate_of FROM coarse_selection WHERE clip_id IN ({ids}) "
+                       f"AND shard <> {_quote(shard)} AND near_duplicate_of IS NOT NULL").to_pylist()
+    return {r["clip_id"]: r["near_duplicate_of"] for r in rows}
 
 
 def apply(store: Store, shard: str, config: dict, decisions: list[dict], rows: list[dict]) -> dict:
@@ -179,12 +176,16 @@ def apply(store: Store, shard: str, config: dict, decisions: list[dict], rows: l
         return (not d["passed_thresholds"], -float(r.get("duration_s") or 0.0), _score(r.get("aesthetic")),
                 _score(r.get("sharpness")), cid)
 
+    def earliest(members: list[str]) -> str | None:
+        old = [c for c in members if c in earlier]
+        return min(old, key=lambda c: (earlier[c].other_rank, -earlier[c].other_duration, c)) if old else None
+
+    stored = _stored_keepers(store, {k for k in map(earliest, groups.values()) if k}, shard)
     rejected = 0
     for members in groups.values():
-        old = [c for c in members if c in earlier]
-        if old:
-            keeper = min(old, key=lambda c: (earlier[c].other_rank, -earlier[c].other_duration, c))
-            keeper = _resolve(store, keeper, shard)
+        keeper = earliest(members)
+        if keeper is not None:
+            keeper = stored.get(keeper, keeper)
         else:
             keeper = min((c for c in members if c in mine), key=local_key)
         for c in members:
