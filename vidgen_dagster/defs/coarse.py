@@ -8,6 +8,8 @@ stale after a threshold change (selection only) or after ``vidgen models pull`` 
 """
 
 
+import warnings
+
 import dagster as dg
 
 from ..core import coarse
@@ -53,12 +55,16 @@ def _score_asset(stage: ClipStage, config: dict) -> dg.AssetsDefinition:
     return score
 
 
-@dg.observable_source_asset(group_name="coarse", description=(
-    "The category-sampling reference frozen by `vidgen rebalance` (`<home>/sampling/reference.json`). Its data "
-    "version is the reference's generation: a rebalance makes every shard's coarse_selection stale through "
-    "Dagster's own staleness, and the reference is read when the selection runs, not when code loads."))
-def sampling_reference(vidgen: VidgenResource) -> dg.DataVersion:
-    return dg.DataVersion(f"generation-{coarse.reference_generation(vidgen.store)}")
+# observable_source_asset is beta in this Dagster: its warning would print on every command's stderr.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", category=dg.BetaWarning)
+
+    @dg.observable_source_asset(group_name="coarse", description=(
+        "The category-sampling reference frozen by `vidgen rebalance` (`<home>/sampling/reference.json`). Its data "
+        "version is the reference's generation: a rebalance makes every shard's coarse_selection stale through "
+        "Dagster's own staleness, and the reference is read when the selection runs, not when code loads."))
+    def sampling_reference(vidgen: VidgenResource) -> dg.DataVersion:
+        return dg.DataVersion(f"generation-{coarse.reference_generation(vidgen.store)}")
 
 
 def observe_sampling_reference(instance, resources: dict) -> None:
