@@ -26,7 +26,7 @@ CURATION = ["captions", "caption_checks", "curated_clips"]
 def test_definitions_load(home):
     defs = build_definitions(str(home))
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == set(ASSET_ORDER + COARSE + CURATION + ["dataset_export", "dataset_report"])
+    assert keys == set(ASSET_ORDER + COARSE + CURATION + ["dataset_export", "dataset_report", "sampling_reference"])
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"shard_accounting", "coarse_accounting", "curated_accounting", "schema", "kept_rate",
             "failure_rate"} == checks
