@@ -70,7 +70,7 @@ def test_curate_twice_then_a_threshold_change_reuses_every_score(home, demo_foot
 
     # A stricter motion threshold: the selection and what follows it re-run; every score file is
     # byte-identical (the scores are not recomputed).
-    strict = _config(tmp_path / "b.yaml", visual=tiny_visual, thresholds={"motion_min": 100.0})
+    strict = _config(tmp_path / "b.yaml", visual=tiny_visual, thresholds={"motion_min": 100.0, "motion_max": None})
     r = vidgen("curate", str(demo_footage), "--home", str(home), "--config", strict)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("materializing coarse_selection, captions, caption_checks, curated_clips\n") == 2
