@@ -29,7 +29,7 @@ def test_definitions_load(home):
     assert keys == set(ASSET_ORDER + COARSE + CURATION + ["dataset_export", "dataset_report", "sampling_reference"])
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"shard_accounting", "coarse_accounting", "curated_accounting", "schema", "kept_rate",
-            "failure_rate"} == checks
+            "failure_rate", "column_schema_change"} == checks
     assert defs.resolve_schedule_def("recurate_stale_shards") is not None
     assert defs.resolve_job_def("curate_shard") is not None
     assert defs.resolve_sensor_def("footage_sensor") is not None

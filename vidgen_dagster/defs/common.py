@@ -68,8 +68,16 @@ def result(vidgen: VidgenResource, table: str, shard: str, summary: dict,
 
     with store.fs.open_input_file(store.table_file(count_table or table, shard)) as f:
         metadata["dagster/row_count"] = pq.read_metadata(f).num_rows
+    metadata["dagster/column_schema"] = column_schema(table)
     version = content_version(store, [table, *(extra_tables or [])], shard)
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))
+
+
+def column_schema(table: str) -> dg.TableSchema:
+    """The table's columns as Dagster shows them (the asset's Columns tab; column-schema change checks)."""
+    from ..core.schema import TABLES
+
+    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in TABLES[table]])
 
 
 def accounting_check(asset, name: str, account, description: str) -> dg.AssetChecksDefinition:

@@ -41,7 +41,9 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
     holder: dict = {}
     defs = dg.Definitions(
         assets=[*assets, *dataset, sampling_reference],
-        asset_checks=[shard_accounting, *coarse_checks, *curating_checks, *build_checks()],
+        asset_checks=[shard_accounting, *coarse_checks, *curating_checks, *build_checks(),
+                      # Dagster's own: a table whose columns change between materialisations is flagged.
+                      *dg.build_column_schema_change_checks(assets=[*assets])],
         jobs=[curate_shard, build_dataset],
         sensors=[build_footage_sensor(curate_shard)],
         schedules=[build_recurate_schedule(curate_shard, lambda: holder["defs"],

@@ -13,7 +13,7 @@ from .common import log_progress, result
 from .resources import VidgenResource, video_shards
 
 
-@dg.asset(partitions_def=video_shards, group_name="ingest", code_version="1",
+@dg.asset(partitions_def=video_shards, group_name="ingest", code_version="1", kinds={"parquet"},
           description="The shard's registered files (path, size, mtime) from its manifest.")
 def shard_manifest(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
     summary = run_shard_manifest(vidgen.store, context.partition_key)
@@ -21,6 +21,7 @@ def shard_manifest(context: dg.AssetExecutionContext, vidgen: VidgenResource) ->
 
 
 @dg.asset(partitions_def=video_shards, group_name="ingest", code_version="1", deps=[shard_manifest],
+          kinds={"parquet", "pyav"},
           description="PyAV probe of every file: stream facts, real fps/frame count, sha256; "
                       "status ok | failed (with reason) | duplicate.")
 def videos(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
