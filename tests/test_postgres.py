@@ -4,9 +4,9 @@ coordinator, and a run worker killed mid-step.
 
 Skipped only when the PostgreSQL server binaries are absent and ``VIDGEN_REQUIRE_POSTGRES`` is unset
 (.ci/run installs Debian's ``postgresql`` and sets it). Every scenario runs the commands a user runs
-(``vidgen curate``, ``dagster-daemon run``) as subprocesses; the test process registers shards (what the
-footage sensor does), submits backfills as the UI does (a ``PartitionBackfill`` the daemon picks up), and
-reads Postgres and the home's Parquet files. Timings are printed (``pytest -s``), never asserted.
+(``vidgen curate``, ``dagster-daemon run``, ``dagster job backfill``) as subprocesses over the vidgen code
+location (plus a light ``ingest_shard`` job, tests/ingest_location.py); the test process only registers
+shards (what the footage sensor does) and reads Postgres and the home's Parquet files. Timings are printed (``pytest -s``), never asserted.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ SELECTION = ("shard_manifest", "videos", "scenes", "clips")
 # Columns that measure the run rather than describe the data: wall seconds, registration time.
 VOLATILE = {"seconds", "registered_at"}
 WAIT_S = 1800  # a hang guard for polling, not a speed limit
+# The vidgen code location plus a light `ingest_shard` job (the four ingest assets) for job backfills.
+LOCATION = ("-f", str(Path(__file__).with_name("ingest_location.py")))
 
 pytestmark = pytest.mark.slow
 
@@ -87,6 +89,8 @@ run_monitoring:
   enabled: true
   poll_interval_seconds: 1
   start_timeout_seconds: 1200  # a loaded CI machine can take minutes to start a run worker
+code_servers:
+  local_startup_timeout: 600
 run_retries:
   enabled: true
   max_retries: 1
@@ -132,11 +136,11 @@ def wait_until(what: str, predicate, log: Path | None = None, poll: float = 0.5)
 
 
 @contextlib.contextmanager
-def daemon(home: Path, log: Path, **extra_env: str):
+def daemon(home: Path, log: Path, location: tuple[str, ...] = LOCATION, **extra_env: str):
     """``dagster-daemon run`` over the code location, in its own process group (it starts a code
     server, which starts run workers): stopped by that group's id, SIGTERM then SIGKILL."""
     with open(log, "w") as out:
-        proc = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-m", "vidgen_dagster.definitions"],
+        proc = subprocess.Popen([str(BIN / "dagster-daemon"), "run", *location],
                                 cwd=ROOT, env=environment(home, **extra_env), stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -176,13 +180,18 @@ def register(home: Path, instance, files: list[Path]) -> list[str]:
     return names
 
 
-# The multiprocess executor's step processes fork from a server that imported the code location once
-# (its default for a job loaded from a module), instead of each re-importing torch and the graph.
-FORKSERVER = {"execution": {"config": {"start_method": {"forkserver": {}}}}}
+def job_backfill(home: Path, job: str, partitions: list[str], **extra_env: str) -> str:
+    """``dagster job backfill``: one queued run per shard, created at once (the daemon's queued run
+    coordinator launches them; the backfill itself is complete when the runs are submitted)."""
+    res = subprocess.run([str(BIN / "dagster"), "job", "backfill", "-j", job, "--partitions",
+                          ",".join(partitions), *LOCATION, "--noprompt"], cwd=ROOT,
+                         env=environment(home, **extra_env), capture_output=True, text=True, timeout=WAIT_S)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return re.search(r"Launched backfill job `([^`]+)`", res.stdout).group(1)
 
 
-def asset_backfill(instance, partitions: list[str], run_config: dict | None = None) -> str:
-    """A backfill of the ingest assets over ``partitions``, as the UI's "Materialize" on a partition
+def asset_backfill(instance, partitions: list[str]) -> str:
+    """A backfill of the ingest assets over ``partitions`` as the UI's "Materialize" on a partition
     selection submits it: the daemon's backfill loop turns it into one run per shard, queued."""
     import dagster as dg
     from dagster._core.execution.backfill import PartitionBackfill
@@ -195,7 +204,7 @@ def asset_backfill(instance, partitions: list[str], run_config: dict | None = No
         backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(), partition_names=partitions,
         asset_selection=[dg.AssetKey(k) for k in SELECTION], backfill_timestamp=time.time(), tags={},
         dynamic_partitions_store=instance, all_partitions=False, title=None, description=None,
-        run_config=run_config))
+        run_config=None))
     return backfill_id
 
 
@@ -262,7 +271,7 @@ def test_daemon_backfills_four_shards_two_at_a_time(pg, footage, tmp_path):
     with daemon(home, log, VIDGEN_EXECUTOR="multiprocess"):
         wait_until("the daemon's heartbeats", lambda: daemon_ready(instance), log)
         start = time.monotonic()
-        backfill_id = asset_backfill(instance, shards, FORKSERVER)
+        backfill_id = job_backfill(home, "ingest_shard", shards, VIDGEN_EXECUTOR="multiprocess")
         runs = wait_until("four finished runs", lambda: finished_runs(instance, 4), log)
         elapsed = time.monotonic() - start
 
@@ -298,7 +307,8 @@ def test_killed_run_worker_is_failed_retried_and_matches_a_clean_run(pg, media, 
     instance = instance_of(home)
     (shard,) = register(home, instance, [video])
     log = tmp_path / "daemon.log"
-    with daemon(home, log):  # in-process executor: the run worker itself executes the steps
+    # In-process executor: the run worker itself executes the steps. The vidgen code location as deployed.
+    with daemon(home, log, ("-m", "vidgen_dagster.definitions")):
         wait_until("the daemon's heartbeats", lambda: daemon_ready(instance), log)
         asset_backfill(instance, [shard])
         (first,) = wait_until("the run", lambda: instance.get_runs(), log)
