@@ -42,8 +42,7 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
     defs = dg.Definitions(
         assets=[*assets, *dataset, sampling_reference],
         asset_checks=[shard_accounting, *coarse_checks, *curating_checks, *build_checks(),
-                      # Dagster's own: a table whose columns change between materialisations is flagged.
-                      *dg.build_column_schema_change_checks(assets=[*assets])],
+                      *column_schema_checks(assets)],
         jobs=[curate_shard, build_dataset],
         sensors=[build_footage_sensor(curate_shard)],
         schedules=[build_recurate_schedule(curate_shard, lambda: holder["defs"],
@@ -53,6 +52,16 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
     )
     holder["defs"] = defs
     return defs
+
+
+def column_schema_checks(assets: list) -> list:
+    """Dagster's own check that a table's columns did not change between materialisations (beta in this
+    Dagster: its warning would print on every command's stderr)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.BetaWarning)
+        return list(dg.build_column_schema_change_checks(assets=assets))
 
 
 def choose_executor():
