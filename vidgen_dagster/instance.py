@@ -34,6 +34,8 @@ run_monitoring:
   enabled: true
   max_resume_run_attempts: 0
   poll_interval_seconds: 30
+  # A run worker imports torch and the whole graph: on a loaded machine that alone can take minutes.
+  start_timeout_seconds: 900
 """
 
 PID_TAG, HOST_TAG = "vidgen/pid", "vidgen/host"
