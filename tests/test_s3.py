@@ -218,7 +218,7 @@ def test_vidgen_commands_on_an_s3_home(s3_env, media, tmp_path):
     kept = sorted(c["clip_id"] for c in curated if c["state"] == "kept")
     assert kept, "the two files should leave at least one clip to export"
     videos = sorted(v["path"] for v in store.rows("videos"))
-    assert videos == sorted(files)
+    assert videos == sorted(str(Path(f).parent.resolve() / Path(f).name) for f in files)  # folders resolved
 
     t0 = time.perf_counter()
     r = _vidgen(env, "query", "--home", home, "--format", "json",

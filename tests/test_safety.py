@@ -281,3 +281,15 @@ def test_a_killed_run_is_marked_failed_and_its_debris_swept(tmp_path, media):
     assert not debris.exists() and live.exists()
     assert states(home)["long.mp4"][0] == "processed"
     instance.dispose()
+
+
+def test_a_file_named_through_a_linked_folder_stays_the_same_file(tmp_path, inbox):
+    """Registration resolves the folders of a path (not the file itself): naming the same file again through
+    a symlinked folder finds its shard instead of treating it as outside every shard."""
+    home = tmp_path / "home"
+    link = tmp_path / "link"
+    link.symlink_to(inbox)
+    first = vidgen("curate", str(link / "a.mp4"), "--home", str(home), "--until", "videos")
+    assert first.returncode == 0, first.stderr
+    again = vidgen("curate", str(link / "a.mp4"), "--home", str(home), "--until", "videos")
+    assert "1 file(s) in 1 shard(s) (0 new)" in again.stdout and ": up to date" in again.stdout, again.stdout

@@ -261,7 +261,7 @@ def curate(
     manifests = shardlib.load_manifests(store, result.problems)
     for problem in result.problems:
         echo(f"SKIPPED manifest: {problem}")
-    roots = [str(Path(p).resolve() if Path(p).is_dir() else Path(p).absolute()) for p in paths]
+    roots = [shardlib.root_of(p) for p in paths]
     touched = [m for m in manifests if any(shardlib.is_inside(f.path, r) for f in m.files for r in roots)]
     changed: set[str] = set()
     for m in touched:

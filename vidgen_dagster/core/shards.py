@@ -134,22 +134,29 @@ def discover(paths: Iterable[str | Path], extensions: Iterable[str]) -> list[Pat
     found: set[Path] = set()
     for p in map(Path, paths):
         if p.is_file():
-            found.add(_absolute(p))
+            found.add(absolute_entry(p))
         elif p.is_dir():
             for root, dirs, files in os.walk(p):
                 for name in dirs:  # a folder named like a video: recorded, and still walked
                     if not name.startswith(".") and Path(name).suffix.lower() in exts:
-                        found.add(_absolute(Path(root) / name))
+                        found.add(absolute_entry(Path(root) / name))
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in files:
                     if not name.startswith(".") and Path(name).suffix.lower() in exts:
-                        found.add(_absolute(Path(root) / name))
+                        found.add(absolute_entry(Path(root) / name))
         else:
             raise ConfigError(f"no such file or folder: {p}")
     return sorted(found)
 
 
-def _absolute(p: Path) -> Path:
+def root_of(path: str | Path) -> str:
+    """The input root a path given on the command line stands for: a folder fully resolved (os.walk lists
+    its files under the resolved path), a file with its folders resolved (the link itself kept)."""
+    p = Path(path)
+    return str(p.resolve() if p.is_dir() else absolute_entry(p))
+
+
+def absolute_entry(p: Path) -> Path:
     """The file's path with its folders resolved but the entry itself kept (a link stays a link, so a
     loop or a dangling target can be recorded instead of raising)."""
     return p.parent.resolve() / p.name
@@ -192,7 +199,7 @@ def input_roots(store: Store) -> list[str] | None:
 
 def add_input_roots(store: Store, paths: Iterable[str | Path]) -> None:
     roots = set(input_roots(store) or [])
-    new = {str(Path(p).resolve() if Path(p).is_dir() else _absolute(Path(p))) for p in paths} - roots
+    new = {root_of(p) for p in paths} - roots
     if new or input_roots(store) is None:
         store.write_bytes(INPUTS_FILE, json.dumps({"roots": sorted(roots | new)}, indent=1).encode())
 
