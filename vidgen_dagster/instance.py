@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .core.errors import ConfigError
+from .core.store import pid_alive
 
 INSTANCE_YAML = """\
 # Dagster instance for vidgen CLI runs and `vidgen ui` (same history in both). vidgen writes this file only
@@ -101,17 +102,7 @@ def fail_dead_runs(instance) -> list[str]:
             pid = int(run.tags.get(PID_TAG, ""))
         except ValueError:
             continue
-        if not _alive(pid):
+        if not pid_alive(pid):
             instance.report_run_failed(run, f"the process running it (pid {pid}) is gone: killed or crashed")
             dead.append(run.run_id)
     return dead
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

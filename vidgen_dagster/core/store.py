@@ -203,7 +203,7 @@ class Store:
                     continue
                 pid = int(m.group(1))
                 if local and m.group(2) == TEMP_HOST:
-                    stale = not _pid_alive(pid)
+                    stale = not pid_alive(pid)
                 else:
                     mtime = info.mtime.timestamp() if info.mtime else now
                     stale = now - mtime > max_age_s
@@ -405,7 +405,8 @@ def _tmp_name(prefix: str) -> str:
     return f".{prefix + '.' if prefix else ''}{os.getpid()}@{TEMP_HOST}.{uuid.uuid4().hex}.tmp"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (a writer's or a run's: is it still there?)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
