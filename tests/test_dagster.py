@@ -101,7 +101,8 @@ def test_each_asset_materialises_for_a_shard(home, shard):
 
     # Every video in exactly one state: the blocking accounting check passed with the clips ...
     checks = [e.asset_check_evaluation_data for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert sorted((c.check_name, c.passed) for c in checks) == [("schema", True), ("shard_accounting", True)]
+    assert sorted((c.check_name, c.passed) for c in checks) == [
+        ("column_schema_change", True), ("schema", True), ("shard_accounting", True)]
     # The clips' own check ran with clips; the coarse graph's check runs with coarse_selection.
     # ... and fails when a row goes missing.
     from vidgen_dagster.core.stages import account_shard
