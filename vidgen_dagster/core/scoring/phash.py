@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from .stage import ClipStage, StageBatch, clip_failed
+from .stage import ClipByClipScorer, ClipStage
 
 HASH_BITS = 64  # 8x8 DCT coefficients; the columns are int64 (the bits as a two's-complement integer)
 ROLES = ("first", "middle", "last")
@@ -50,25 +50,13 @@ def hamming(a: int, b: int) -> int:
     return ((a ^ b) & ((1 << HASH_BITS) - 1)).bit_count()
 
 
-class _Scorer:
+class _Scorer(ClipByClipScorer):
     backend = "opencv"
     model_id = "opencv:dct-phash-64"
     label = "opencv (64-bit DCT pHash of first/middle/last frames)"
-    unavailable = None
-    batch_size = 64
 
-    def __init__(self, settings: PHashSettings):
-        self.settings = settings
-
-    def process(self, batch: StageBatch) -> list[dict]:
-        out = []
-        for cf in batch.clips:
-            try:
-                out.append({"backend": self.backend, "model_id": self.model_id,
-                            **{f"phash_{r}": phash(cf.image(r), self.settings.dct_size) for r in ROLES}})
-            except Exception as exc:  # one clip's failure is recorded; the shard goes on
-                out.append(clip_failed(exc))
-        return out
+    def score(self, cf) -> dict:
+        return {f"phash_{r}": phash(cf.image(r), self.settings.dct_size) for r in ROLES}
 
 
 class PerceptualHashStage(ClipStage):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from .stage import ClipStage, ExportColumn, Figure, Filter, StageBatch, clip_failed
+from .stage import ClipByClipScorer, ClipStage, ExportColumn, Figure, Filter
 
 
 @dataclass(frozen=True)
@@ -68,28 +68,17 @@ def ssim(a: np.ndarray, b: np.ndarray, short_side: int = 96) -> float:
     return float(s.mean())
 
 
-class _Scorer:
+class _Scorer(ClipByClipScorer):
     backend = "opencv"
     model_id = "opencv:hs-histogram+ssim"
     label = "opencv (hue-saturation histogram + SSIM)"
-    unavailable = None
-    batch_size = 64
 
-    def __init__(self, settings: SimilaritySettings):
-        self.settings = settings
-
-    def process(self, batch: StageBatch) -> list[dict]:
+    def score(self, cf) -> dict:
         from ..frames import ROLE_FIRST, ROLE_LAST
 
-        out = []
-        for cf in batch.clips:
-            try:
-                a, b = cf.image(ROLE_FIRST), cf.image(ROLE_LAST)
-                out.append({"backend": self.backend, "model_id": self.model_id, "first_last_hist": hist_correlation(a, b, self.settings),
-                            "first_last_ssim": ssim(a, b, self.settings.ssim_short_side)})
-            except Exception as exc:  # one clip's failure is recorded; the shard goes on
-                out.append(clip_failed(exc))
-        return out
+        a, b = cf.image(ROLE_FIRST), cf.image(ROLE_LAST)
+        return {"first_last_hist": hist_correlation(a, b, self.settings),
+                "first_last_ssim": ssim(a, b, self.settings.ssim_short_side)}
 
 
 class FrameSimilarityStage(ClipStage):

@@ -119,6 +119,31 @@ def clip_failed(exc: BaseException) -> dict:
     return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
+class ClipByClipScorer:
+    """A weight-free scorer that scores each clip on its own: ``score(clip) -> columns``. One clip's failure
+    is recorded as that clip's row; the batch goes on."""
+
+    backend = ""
+    model_id = ""
+    unavailable = None
+    batch_size = 64
+
+    def __init__(self, settings: Any):
+        self.settings = settings
+
+    def score(self, clip: Any) -> dict:
+        raise NotImplementedError
+
+    def process(self, batch: Any) -> list[dict]:
+        out = []
+        for clip in batch.clips:
+            try:
+                out.append({"backend": self.backend, "model_id": self.model_id, **self.score(clip)})
+            except Exception as exc:  # noqa: BLE001 - recorded per clip
+                out.append(clip_failed(exc))
+        return out
+
+
 def package_version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)
