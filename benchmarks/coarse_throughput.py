@@ -28,10 +28,12 @@ from pathlib import Path
 
 import av
 
-from vidgen_dagster.core import coarse, stages
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.coarse import stages as coarse
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.ingest import shards as shardlib
+from vidgen_dagster.core.ingest import videos as ingest_videos
+from vidgen_dagster.core.scenes import stages as scene_stages
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         m for m in shardlib.load_manifests(store) if {f.path for f in m.files} == {e.path for e in entries}]
     shard = manifest.shard
     t0 = time.perf_counter()
-    stages.run_shard_manifest(store, shard)
-    stages.run_videos(store, shard)
-    stages.run_scenes(store, shard, config)
-    clip_summary = stages.run_clips(store, shard, config)
+    ingest_videos.run_shard_manifest(store, shard)
+    ingest_videos.run_videos(store, shard)
+    scene_stages.run_scenes(store, shard, config)
+    clip_summary = scene_stages.run_clips(store, shard, config)
     print(f"setup: {len(entries)} files -> {clip_summary['clips']} clips "
           f"({clip_summary['clip_seconds']} s) in {time.perf_counter() - t0:.1f} s (not timed)")
     ok = {r["video_id"] for r in store.rows("scene_runs", shard) if r["status"] == "ok"}

@@ -23,11 +23,12 @@ from pathlib import Path
 
 import av
 
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core import stages
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.cutting import cut_clip
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.dataset.cutting import cut_clip
+from vidgen_dagster.core.ingest import shards as shardlib
+from vidgen_dagster.core.ingest import videos as ingest_videos
+from vidgen_dagster.core.scenes import stages as scene_stages
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     (manifest,) = shardlib.register(store, entries, len(entries))
     shard = manifest.shard
-    stages.run_shard_manifest(store, shard)
-    stages.run_videos(store, shard)
-    stages.run_scenes(store, shard, config)
-    stages.run_clips(store, shard, config)
+    ingest_videos.run_shard_manifest(store, shard)
+    ingest_videos.run_videos(store, shard)
+    scene_stages.run_scenes(store, shard, config)
+    scene_stages.run_clips(store, shard, config)
     videos = {v["video_id"]: v for v in store.rows("videos", shard)}
     clips = sorted(store.rows("clips", shard), key=lambda c: c["clip_id"])
     if args.limit:

@@ -20,12 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from vidgen_dagster.core import coarse, media, stages
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.frames import decode_jpeg, encode_jpeg
-from vidgen_dagster.core.scoring.similarity import hist_correlation
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.coarse import stages as coarse
+from vidgen_dagster.core.coarse.frames import decode_jpeg, encode_jpeg
+from vidgen_dagster.core.coarse.scoring.similarity import hist_correlation
+from vidgen_dagster.core.common import media
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.ingest import shards as shardlib
+from vidgen_dagster.core.ingest import videos as ingest_videos
+from vidgen_dagster.core.scenes import stages as scene_stages
 
 # scene starts (hard cuts) per file, from groundtruth/cuts.json (published goldens or inferred from them)
 CUTS = {
@@ -65,10 +68,10 @@ def one_shot_clips(folder: Path) -> list[tuple[str, int, int, float]]:
     store = Store(tempfile.mkdtemp(prefix="first-last-"))
     paths = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix != ".md"]
     (m,) = shardlib.register(store, [shardlib.FileEntry.of(p) for p in paths], shard_size=len(paths))
-    stages.run_shard_manifest(store, m.shard)
-    stages.run_videos(store, m.shard)
-    stages.run_scenes(store, m.shard, config)
-    stages.run_clips(store, m.shard, config)
+    ingest_videos.run_shard_manifest(store, m.shard)
+    ingest_videos.run_videos(store, m.shard)
+    scene_stages.run_scenes(store, m.shard, config)
+    scene_stages.run_clips(store, m.shard, config)
     coarse.run_frames(store, m.shard, config)
     coarse.run_stage("similarity_scores", store, m.shard, config)
     names = {v["video_id"]: Path(v["path"]).name for v in store.rows("videos", m.shard)}

@@ -23,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vidgen_dagster.core import coarse, stages
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.scoring.phash import ROLES, hamming
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.coarse import stages as coarse
+from vidgen_dagster.core.coarse.scoring.phash import ROLES, hamming
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.ingest import shards as shardlib
+from vidgen_dagster.core.ingest import videos as ingest_videos
+from vidgen_dagster.core.scenes import stages as scene_stages
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from footage_copies import reencode, remux  # noqa: E402
@@ -42,10 +44,10 @@ COPIES = {"remux": lambda s, d: remux(s, d, "calibration copy"),
 def hashed_clips(paths: list[Path], config: dict) -> list[dict]:
     store = Store(tempfile.mkdtemp(prefix="near-dup-"))
     (m,) = shardlib.register(store, [shardlib.FileEntry.of(p) for p in paths], shard_size=len(paths))
-    stages.run_shard_manifest(store, m.shard)
-    stages.run_videos(store, m.shard)
-    stages.run_scenes(store, m.shard, config)
-    stages.run_clips(store, m.shard, config)
+    ingest_videos.run_shard_manifest(store, m.shard)
+    ingest_videos.run_videos(store, m.shard)
+    scene_stages.run_scenes(store, m.shard, config)
+    scene_stages.run_clips(store, m.shard, config)
     coarse.run_frames(store, m.shard, config)
     coarse.run_stage("perceptual_hashes", store, m.shard, config)
     return store.query("""SELECT v.path, c.clip_id, c.start_s, p.phash_first, p.phash_middle, p.phash_last
@@ -58,7 +60,7 @@ def per_role(a: dict, b: dict) -> list[int]:
 
 
 def distance(a: dict, b: dict) -> int:
-    """The rule's distance (core/near_duplicates.py): the median of the three frames' distances."""
+    """The rule's distance (core/coarse/near_duplicates.py): the median of the three frames' distances."""
     return sorted(per_role(a, b))[1]
 
 

@@ -24,11 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-from vidgen_dagster.core import coarse
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.scoring.text import build_text_detector, score_text
-from vidgen_dagster.core.shards import load_manifests
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.coarse import stages as coarse
+from vidgen_dagster.core.coarse.scoring.text import build_text_detector, score_text
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.ingest.shards import load_manifests
 
 ROLES = ("first", "middle", "last")
 

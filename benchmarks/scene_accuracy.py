@@ -27,11 +27,11 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from vidgen_dagster.core import media as vm
-from vidgen_dagster.core import splice
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.scenes import ClipSettings, SceneSettings, detect_scenes, scenes_to_clips
-from vidgen_dagster.core.splice import Shot, Transition
+from vidgen_dagster.core.common import media as vm
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.scenes import splice
+from vidgen_dagster.core.scenes.detection import ClipSettings, SceneSettings, detect_scenes, scenes_to_clips
+from vidgen_dagster.core.scenes.splice import Shot, Transition
 
 TV, BBB = "cuts_fades__pyscenedetect_testvideo.mp4", "hd_30s__moviepy_big_buck_bunny_0_30.webm"
 COCK, PAN = "motion_yuv444__imageio_cockatoo.mp4", "dim_handheld__decord_flipping_a_pancake.mkv"

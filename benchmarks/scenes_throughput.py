@@ -28,10 +28,10 @@ from pathlib import Path
 
 import av
 
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.errors import VidgenError
-from vidgen_dagster.core.media import VideoProbe, probe
-from vidgen_dagster.core.scenes import SceneSettings, detect_scenes
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.errors import VidgenError
+from vidgen_dagster.core.common.media import VideoProbe, probe
+from vidgen_dagster.core.scenes.detection import SceneSettings, detect_scenes
 
 EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".gif", ".swf", ".avi"}
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -41,7 +41,7 @@ def probe_truth(media: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def demo_footage(tmp_path_factory) -> Path:
-    from vidgen_dagster.core.demo import render_samples
+    from vidgen_dagster.core.ingest.demo_footage import render_samples
 
     folder = tmp_path_factory.mktemp("demo_footage")
     render_samples(folder)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core import stages
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.ingest import shards as shardlib
+from vidgen_dagster.core.ingest import videos as ingest_videos
+from vidgen_dagster.core.scenes import stages as scene_stages
 
 
 def curated_until_clips(home, paths, config) -> tuple[Store, str]:
@@ -12,8 +13,8 @@ def curated_until_clips(home, paths, config) -> tuple[Store, str]:
     store = Store(home)
     entries = [shardlib.FileEntry.of(p) for p in paths]
     (m,) = shardlib.register(store, entries, shard_size=len(entries))
-    stages.run_shard_manifest(store, m.shard)
-    stages.run_videos(store, m.shard)
-    stages.run_scenes(store, m.shard, config)
-    stages.run_clips(store, m.shard, config)
+    ingest_videos.run_shard_manifest(store, m.shard)
+    ingest_videos.run_videos(store, m.shard)
+    scene_stages.run_scenes(store, m.shard, config)
+    scene_stages.run_clips(store, m.shard, config)
     return store, m.shard

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import dagster as dg
 import pytest
 import yaml
+from cli_helpers import vidgen
 
 from vidgen_dagster.cli import main
-from vidgen_dagster.core.store import Store
-
-
-def vidgen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidgen_dagster.cli", *args], capture_output=True, text=True)
-
+from vidgen_dagster.core.common.store import Store
 
 ALL = ["shard_manifest", "videos", "scenes", "clips", "frames", "motion_scores", "perceptual_hashes",
        "similarity_scores", "text_scores",

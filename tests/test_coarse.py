@@ -8,13 +8,16 @@ import numpy as np
 import pytest
 from shard_helpers import curated_until_clips
 
-from vidgen_dagster.core import coarse, frames, stages
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError
-from vidgen_dagster.core.scoring import motion
-from vidgen_dagster.core.selection import Reference, keep_probabilities, select, unit_hash
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.coarse import frames
+from vidgen_dagster.core.coarse import stages as coarse
+from vidgen_dagster.core.coarse.scoring import motion
+from vidgen_dagster.core.coarse.selection import Reference, keep_probabilities, select, unit_hash
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.errors import ConfigError, ModelUnavailableError
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.ingest import shards as shardlib
+from vidgen_dagster.core.ingest import videos as ingest_videos
+from vidgen_dagster.core.scenes import stages as scene_stages
 
 
 def test_plan_keeps_first_middle_last_and_pairs_a_time_gap_apart():
@@ -41,7 +44,7 @@ def test_plan_keeps_first_middle_last_and_pairs_a_time_gap_apart():
     "hd_30s__moviepy_big_buck_bunny_0_30.webm",
 ])
 def test_gop_selective_decode_returns_exactly_the_sequential_frames(media, name):
-    from vidgen_dagster.core.media import analysis_size, decode_frames, probe
+    from vidgen_dagster.core.common.media import analysis_size, decode_frames, probe
 
     path = media / name
 
@@ -255,10 +258,10 @@ def test_shard_decisions_do_not_change_when_another_shard_arrives_until_rebalanc
         shards.append(m.shard)
     a, b = shards
     for shard in shards:
-        stages.run_shard_manifest(store, shard)
-        stages.run_videos(store, shard)
-        stages.run_scenes(store, shard, config)
-        stages.run_clips(store, shard, config)
+        ingest_videos.run_shard_manifest(store, shard)
+        ingest_videos.run_videos(store, shard)
+        scene_stages.run_scenes(store, shard, config)
+        scene_stages.run_clips(store, shard, config)
         coarse.run_frames(store, shard, config)
         coarse.run_scores(store, shard, config)  # every registered scoring stage
         coarse.run_selection(store, shard, config)
@@ -278,7 +281,7 @@ def test_pull_download_is_atomic_and_verified(tmp_path):
     import http.server
     import threading
 
-    from vidgen_dagster.core.errors import VidgenError
+    from vidgen_dagster.core.common.errors import VidgenError
     from vidgen_dagster.models.registry import download, verify_md5
 
     payload = b"laion-head-bytes" * 1000
@@ -339,7 +342,7 @@ def test_scorers_stream_clip_frames_in_small_batches(home, demo_footage):
 
 
 def _frames_at(path, indices, short_side=320):
-    from vidgen_dagster.core import media
+    from vidgen_dagster.core.common import media
 
     p = media.probe(path)
     size = media.analysis_size(p.width, p.height, short_side, p.sample_aspect_ratio)
@@ -355,7 +358,7 @@ def _frames_at(path, indices, short_side=320):
 def test_first_last_similarity_is_high_within_a_shot_and_low_across_a_cut(media, cuts_truth):
     """PySceneDetect's test video has published cuts at 30, 180 and 394: frames inside one shot correlate,
     a span over two cuts does not (the measure is symmetric and 1 for a frame with itself)."""
-    from vidgen_dagster.core.scoring.similarity import hist_correlation, ssim
+    from vidgen_dagster.core.coarse.scoring.similarity import hist_correlation, ssim
 
     name = "cuts_fades__pyscenedetect_testvideo.mp4"
     assert cuts_truth[name]["published_goldens_scene_starts"]["ContentDetector.default"][:2] == [30, 180]

@@ -5,39 +5,23 @@ exactly what depends on them; captions and verdicts are reused for unchanged inp
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
-import yaml
+from cli_helpers import vidgen, write_config
 
-from vidgen_dagster.core import curation
+from vidgen_dagster.core.captioning import stage as caption_stage
 from vidgen_dagster.core.captioning.base import load_prompt
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.fine_curation import stages as fine_stages
 from vidgen_dagster.definitions import build_definitions
 
 DATA = Path(__file__).parent / "data"
 
 
-def write_config(path: Path, models: dict, **overrides) -> str:
-    cfg = {
-        "visual": {"clip_model": models["clip"], "aesthetic_head": models["head"], "device": "cpu"},
-        "captions": {"model": models["vlm"], "max_new_tokens": 16, "device": "cpu", "batch_size": 2},
-        "judge": {"model": models["lm"], "max_tokens": 24, "device": "cpu", "max_attempts": 2},
-        # random-weight CLIP: aesthetic is meaningless, keep the coarse stage permissive
-        "thresholds": {"aesthetic_min": None, "consistency_min": None},
-        "sampling": {"enabled": False},
-    }
-    for section, values in overrides.items():
-        cfg.setdefault(section, {}).update(values)
-    path.write_text(yaml.safe_dump(cfg))
-    return str(path)
 
 
-def vidgen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidgen_dagster.cli", *args], capture_output=True, text=True)
 
 
 def test_full_graph_with_tiny_models_accounts_for_every_clip(home, demo_footage, tmp_path, tiny_models):
@@ -67,7 +51,7 @@ def test_full_graph_with_tiny_models_accounts_for_every_clip(home, demo_footage,
             assert k["rule_reduplication"] and any("finish_reason" in x for x in k["rule_reasons"])
     for r in final.values():
         assert r["state"] in ("kept", "rejected", "failed") and (r["state"] == "kept") == (not r["reasons"])
-    assert curation.account_curated(store, next(iter(final.values()))["shard"]) == []
+    assert fine_stages.account_curated(store, next(iter(final.values()))["shard"]) == []
 
     # Loosen alignment: only curated_clips re-runs; captions and checks are untouched.
     before = {t: open(store.table_file(t, r["shard"]), "rb").read() for t in ("captions", "caption_checks")}
@@ -107,30 +91,30 @@ def test_prompt_edits_make_captions_stale_and_thresholds_do_not(home, tmp_path, 
 def test_captions_and_verdicts_are_reused_for_unchanged_inputs(home, demo_footage, tmp_path, tiny_models):
     from shard_helpers import curated_until_clips
 
-    from vidgen_dagster.core import coarse
+    from vidgen_dagster.core.coarse import stages as coarse
 
     config = load_config(write_config(tmp_path / "a.yaml", tiny_models))
     store, shard = curated_until_clips(home, sorted(demo_footage.glob("*.mp4")), config)
     for step in (coarse.run_frames, coarse.run_motion, coarse.run_text, coarse.run_visual, coarse.run_selection):
         step(store, shard, config)
-    first = curation.run_captions(store, shard, config)
+    first = caption_stage.run_captions(store, shard, config)
     assert first["captioned_now"] > 0 and first["reused"] == 0
-    checks = curation.run_caption_checks(store, shard, config)
+    checks = fine_stages.run_caption_checks(store, shard, config)
     assert checks["judged_now"] == first["captioned_now"]
-    again = curation.run_captions(store, shard, config)
+    again = caption_stage.run_captions(store, shard, config)
     assert again["captioned_now"] == 0 and again["reused"] == first["captioned_now"]
-    assert curation.run_caption_checks(store, shard, config)["judged_now"] == sum(
+    assert fine_stages.run_caption_checks(store, shard, config)["judged_now"] == sum(
         r["judge_status"] != "ok" for r in store.rows("caption_checks", shard) if r["status"] == "ok")
     # A different token limit is a different caption: nothing reused.
     config["captions"]["max_new_tokens"] = 8
-    assert curation.run_captions(store, shard, config)["reused"] == 0
+    assert caption_stage.run_captions(store, shard, config)["reused"] == 0
 
 
 def _decide(sel=None, cap=None, chk=None, **curation_cfg):
     config = {"thresholds": {"alignment_min": 0.2},
               "curation": {"require_caption": True, "flag_sources": ["rules", "judge"], **curation_cfg}}
     sel = sel or {"decision": "kept", "reasons": [], "not_applied": []}
-    return curation.decide(sel, cap, chk, config)
+    return fine_stages.decide(sel, cap, chk, config)
 
 
 OK_CAP = {"status": "ok", "caption": "A dog runs.", "error": None}

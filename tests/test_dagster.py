@@ -10,10 +10,10 @@ import time
 import dagster as dg
 import pytest
 
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.scoring.registry import STAGES
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.coarse.scoring.registry import STAGES
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.ingest import shards as shardlib
 from vidgen_dagster.definitions import build_definitions
 from vidgen_dagster.defs.checks import ASSET_TABLES
 from vidgen_dagster.defs.resources import video_shards
@@ -105,7 +105,7 @@ def test_each_asset_materialises_for_a_shard(home, shard):
         ("column_schema_change", True), ("schema", True), ("shard_accounting", True)]
     # The clips' own check ran with clips; the coarse graph's check runs with coarse_selection.
     # ... and fails when a row goes missing.
-    from vidgen_dagster.core.stages import account_shard
+    from vidgen_dagster.core.scenes.stages import account_shard
 
     assert account_shard(store, shard) == []
     all_clips = store.read("clips", shard)
@@ -227,7 +227,7 @@ def test_coarse_graph_offline_reports_filters_not_applied_and_accounts_for_every
     assert len(final) == n_clips and {r["clip_id"] for r in kept} == coarse_kept
     assert all(r["caption"] is None and "captions" in r["not_applied"] for r in kept)
     # The check is not a formality: a lost score row is caught.
-    from vidgen_dagster.core.coarse import account_coarse
+    from vidgen_dagster.core.coarse.stages import account_coarse
 
     full = store.read("text_scores", shard)
     store.write("text_scores", shard, full.slice(1))

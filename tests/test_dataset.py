@@ -10,9 +10,9 @@ import tarfile
 import av
 import dagster as dg
 import pytest
-from test_curation import vidgen, write_config
+from cli_helpers import vidgen, write_config
 
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.common.store import Store
 from vidgen_dagster.definitions import build_definitions
 
 

@@ -19,15 +19,18 @@ import cv2
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from export_helpers import clip_span, render_gop10
 
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core import stages
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.cutting import ExportError, cut_clip, output_geometry
-from vidgen_dagster.core.export import export_dataset, wds_key
-from vidgen_dagster.core.export_schema import FIELD_NAMES, OPENSORA_COLUMNS
-from vidgen_dagster.core.media import decode_frames, probe
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.errors import ExportError
+from vidgen_dagster.core.common.media import decode_frames, probe
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.dataset.cutting import cut_clip, output_geometry
+from vidgen_dagster.core.dataset.export import export_dataset, wds_key
+from vidgen_dagster.core.dataset.export_schema import FIELD_NAMES, OPENSORA_COLUMNS
+from vidgen_dagster.core.ingest import shards as shardlib
+from vidgen_dagster.core.ingest import videos as ingest_videos
+from vidgen_dagster.core.scenes import stages as scene_stages
 
 VFR = "cuts_vfr_text__pyscenedetect_goldeneye-vfr-drop3.mp4"
 ROTATED = "cuts_rotated__pyscenedetect_issue-134-rotate.mp4"
@@ -51,9 +54,6 @@ def _thumb(image: np.ndarray, size=(96, 96)) -> np.ndarray:
     return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def _clip(times: list[float], a: int, b: int) -> dict:
-    end_s = times[b] if b < len(times) else times[-1] + (times[-1] - times[-2])
-    return {"start_frame": a, "end_frame": b, "start_s": times[a], "end_s": round(end_s, 6)}
 
 
 def _decode_out(path: Path):
@@ -75,22 +75,6 @@ def _nearest(thumbs: list[np.ndarray], image: np.ndarray, around: int) -> int:
     return min(cands, key=lambda i: float(np.mean((thumbs[i] - t) ** 2)))
 
 
-def _render_gop10(path: Path, n: int = 60) -> Path:
-    """H.264 with a keyframe every 10 frames and no B-frames (so packets are in presentation order)."""
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 160, 96, "yuv420p"
-        s.gop_size, s.max_b_frames = 10, 0
-        s.options = {"crf": "20", "sc_threshold": "0"}
-        for i in range(n):
-            img = np.full((96, 160, 3), 30, np.uint8)
-            img[:, (i * 7) % 140:(i * 7) % 140 + 20] = 255  # a moving bar: every frame differs
-            img[i % 96, :] = 120
-            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                out.mux(pkt)
-        for pkt in s.encode(None):
-            out.mux(pkt)
-    return path
 
 
 # -- cutting -----------------------------------------------------------------------------------
@@ -101,7 +85,7 @@ def test_vfr_cut_is_frame_exact_and_keeps_real_timestamps(media, tmp_path):
     pr, times, thumbs = _source(path)
     assert pr.vfr
     a, b = 63, 93  # not a keyframe (0, 60, 140), B-frames: re-encoded
-    info = cut_clip(path, pr.stream_index, pr.start_time_s, _clip(times, a, b), tmp_path / "vfr.mp4")
+    info = cut_clip(path, pr.stream_index, pr.start_time_s, clip_span(times, a, b), tmp_path / "vfr.mp4")
     assert info.method == "reencode" and info.num_frames == b - a
     frames, rel, sar = _decode_out(tmp_path / "vfr.mp4")
     assert len(frames) == b - a
@@ -120,7 +104,7 @@ def test_rotated_cut_is_upright_and_exact(media, tmp_path):
     pr, times, thumbs = _source(path)
     assert pr.rotation == -90 and (pr.width, pr.height) == (1280, 544)
     a, b = 91, 111
-    info = cut_clip(path, pr.stream_index, pr.start_time_s, _clip(times, a, b), tmp_path / "rot.mp4")
+    info = cut_clip(path, pr.stream_index, pr.start_time_s, clip_span(times, a, b), tmp_path / "rot.mp4")
     frames, _, _ = _decode_out(tmp_path / "rot.mp4")
     assert len(frames) == info.num_frames == b - a
     assert (info.width, info.height) == (544, 1280) == (frames[0].shape[1], frames[0].shape[0])
@@ -133,7 +117,7 @@ def test_rotated_cut_is_upright_and_exact(media, tmp_path):
     assert right < 0.5 * wrong
     # A clip starting on a keyframe of this B-frame-free stream is still re-encoded: copying would
     # leave the picture sideways (rotation is only metadata in the source).
-    info0 = cut_clip(path, pr.stream_index, pr.start_time_s, _clip(times, 60, 70), tmp_path / "rot0.mp4")
+    info0 = cut_clip(path, pr.stream_index, pr.start_time_s, clip_span(times, 60, 70), tmp_path / "rot0.mp4")
     assert info0.method == "reencode" and (info0.width, info0.height) == (544, 1280)
 
 
@@ -142,7 +126,7 @@ def test_anamorphic_cut_has_square_pixels(media, tmp_path):
     pr, times, thumbs = _source(path)
     assert pr.sample_aspect_ratio == "16/11" and (pr.width, pr.height) == (704, 576)
     a, b = 75, 95
-    info = cut_clip(path, pr.stream_index, pr.start_time_s, _clip(times, a, b), tmp_path / "ana.mp4")
+    info = cut_clip(path, pr.stream_index, pr.start_time_s, clip_span(times, a, b), tmp_path / "ana.mp4")
     frames, _, sar = _decode_out(tmp_path / "ana.mp4")
     assert len(frames) == info.num_frames == b - a
     assert info.width == pytest.approx(704 * 16 / 11, abs=2) and info.height == 576
@@ -150,31 +134,31 @@ def test_anamorphic_cut_has_square_pixels(media, tmp_path):
     assert sar in (None, Fraction(1), Fraction(0))
     assert _nearest(thumbs, frames[0], a) == a and _nearest(thumbs, frames[-1], b - 1) == b - 1
     # max_short_side downscales keeping the display aspect ratio.
-    small = cut_clip(path, pr.stream_index, pr.start_time_s, _clip(times, a, b), tmp_path / "ana_s.mp4",
+    small = cut_clip(path, pr.stream_index, pr.start_time_s, clip_span(times, a, b), tmp_path / "ana_s.mp4",
                      max_short_side=144)
     assert (small.width, small.height) == (256, 144) and small.num_frames == b - a
 
 
 def test_keyframe_start_without_b_frames_is_stream_copied_and_exact(tmp_path):
-    src = _render_gop10(tmp_path / "gop10.mp4")
+    src = render_gop10(tmp_path / "gop10.mp4")
     pr = probe(src)
     frames = list(decode_frames(src, pr.stream_index, None, pr.start_time_s))
     times = [f.time_s for f in frames]
-    info = cut_clip(src, 0, pr.start_time_s, _clip(times, 10, 30), tmp_path / "copy.mp4")
+    info = cut_clip(src, 0, pr.start_time_s, clip_span(times, 10, 30), tmp_path / "copy.mp4")
     assert info.method == "copy" and info.num_frames == 20 and (info.width, info.height) == (160, 96)
     out = list(decode_frames(tmp_path / "copy.mp4", 0, None, 0.0))
     assert len(out) == 20 and all(np.array_equal(o.image, frames[10 + i].image) for i, o in enumerate(out))
     # One frame later is not a keyframe: re-encoded, still exactly those frames.
-    info = cut_clip(src, 0, pr.start_time_s, _clip(times, 11, 30), tmp_path / "re.mp4")
+    info = cut_clip(src, 0, pr.start_time_s, clip_span(times, 11, 30), tmp_path / "re.mp4")
     out = list(decode_frames(tmp_path / "re.mp4", 0, None, 0.0))
     assert info.method == "reencode" and len(out) == 19
     assert [_nearest([_thumb(f.image) for f in frames], o.image, 11 + i) for i, o in enumerate(out)] == \
         list(range(11, 30))
     # A clip running to the last frame of the stream.
-    info = cut_clip(src, 0, pr.start_time_s, _clip(times, 50, 60), tmp_path / "tail.mp4")
+    info = cut_clip(src, 0, pr.start_time_s, clip_span(times, 50, 60), tmp_path / "tail.mp4")
     assert info.method == "copy" and len(list(decode_frames(tmp_path / "tail.mp4", 0, None, 0.0))) == 10
     # Copy can be turned off.
-    info = cut_clip(src, 0, pr.start_time_s, _clip(times, 10, 30), tmp_path / "nocopy.mp4", allow_copy=False)
+    info = cut_clip(src, 0, pr.start_time_s, clip_span(times, 10, 30), tmp_path / "nocopy.mp4", allow_copy=False)
     assert info.method == "reencode" and info.num_frames == 20
 
 
@@ -183,7 +167,7 @@ def test_real_mkv_keyframe_clip_is_copied_bit_exact(media, tmp_path):
     pr = probe(path)
     src = list(decode_frames(path, pr.stream_index, None, pr.start_time_s))
     times = [f.time_s for f in src]
-    info = cut_clip(path, pr.stream_index, pr.start_time_s, _clip(times, 150, 190), tmp_path / "mkv.mp4")
+    info = cut_clip(path, pr.stream_index, pr.start_time_s, clip_span(times, 150, 190), tmp_path / "mkv.mp4")
     assert info.method == "copy" and info.num_frames == 40
     out = list(decode_frames(tmp_path / "mkv.mp4", 0, None, 0.0))
     assert len(out) == 40 and all(np.array_equal(o.image, src[150 + i].image) for i, o in enumerate(out))
@@ -191,10 +175,10 @@ def test_real_mkv_keyframe_clip_is_copied_bit_exact(media, tmp_path):
 
 
 def test_cut_refuses_a_clip_that_does_not_match_the_file(tmp_path):
-    src = _render_gop10(tmp_path / "gop10.mp4")
+    src = render_gop10(tmp_path / "gop10.mp4")
     pr = probe(src)
     times = [f.time_s for f in decode_frames(src, 0, (32, 32), pr.start_time_s)]
-    bad = {**_clip(times, 12, 20), "start_s": times[12] + 0.013}  # between two frames
+    bad = {**clip_span(times, 12, 20), "start_s": times[12] + 0.013}  # between two frames
     with pytest.raises(ExportError, match="source changed"):
         cut_clip(src, 0, pr.start_time_s, bad, tmp_path / "bad.mp4")
     with pytest.raises(ExportError, match="stream ended"):
@@ -228,10 +212,10 @@ def _store_with_kept_clips(home: Path, media: Path) -> tuple[Store, dict[str, di
     assert len(manifests) == 2
     kept: dict[str, dict] = {}
     for m in manifests:
-        stages.run_shard_manifest(store, m.shard)
-        stages.run_videos(store, m.shard)
-        stages.run_scenes(store, m.shard, config)
-        stages.run_clips(store, m.shard, config)
+        ingest_videos.run_shard_manifest(store, m.shard)
+        ingest_videos.run_videos(store, m.shard)
+        scene_stages.run_scenes(store, m.shard, config)
+        scene_stages.run_clips(store, m.shard, config)
         paths = {v["video_id"]: v["path"] for v in store.rows("videos", m.shard)}
         rows, vis, mot, txt = [], [], [], []
         seen: dict[str, int] = {}
@@ -395,7 +379,7 @@ def test_export_all_formats_idempotent_and_removal(home, media, tmp_path, monkey
 
 
 def test_export_copies_where_exact_and_reports_clips_it_cannot_cut(home, tmp_path):
-    src = _render_gop10(tmp_path / "gop10.mp4")
+    src = render_gop10(tmp_path / "gop10.mp4")
     pr = probe(src)
     times = [f.time_s for f in decode_frames(src, 0, (32, 32), pr.start_time_s)]
     store = Store(home)
@@ -406,7 +390,7 @@ def test_export_copies_where_exact_and_reports_clips_it_cannot_cut(home, tmp_pat
          "stream_index": 0, "start_time_s": 0.0, "sha256": "b" * 64},
     ])
     spans = {"v-gop-0000": ("v-gop", 10, 30), "v-gop-0001": ("v-gop", 31, 45), "v-gone-0000": ("v-gone", 10, 30)}
-    store.write("clips", "s1", [{"clip_id": cid, "video_id": vid, "shard": "s1", **_clip(times, a, b)}
+    store.write("clips", "s1", [{"clip_id": cid, "video_id": vid, "shard": "s1", **clip_span(times, a, b)}
                                 for cid, (vid, a, b) in spans.items()])
     store.write("curated_clips", "s1", [{"clip_id": cid, "video_id": vid, "shard": "s1", "state": "kept",
                                          "caption": "A white bar slides right."}
@@ -427,8 +411,8 @@ def test_export_copies_where_exact_and_reports_clips_it_cannot_cut(home, tmp_pat
 
 
 def test_export_never_prunes_files_in_a_folder_it_did_not_create(tmp_path):
-    from vidgen_dagster.core.export import export_dataset
-    from vidgen_dagster.core.store import Store
+    from vidgen_dagster.core.common.store import Store
+    from vidgen_dagster.core.dataset.export import export_dataset
 
     theirs = tmp_path / "my_footage"
     (theirs / "clips").mkdir(parents=True)

@@ -12,24 +12,24 @@ import os
 from pathlib import Path
 
 import pytest
-from test_export import _clip, _render_gop10
+from export_helpers import clip_span, render_gop10
 
-from vidgen_dagster.core.cutting import ExportRefusedError
-from vidgen_dagster.core.export import export_dataset
-from vidgen_dagster.core.media import decode_frames, probe
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.common.errors import ExportRefusedError
+from vidgen_dagster.core.common.media import decode_frames, probe
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.dataset.export import export_dataset
 
 
 @pytest.fixture()
 def store(home, tmp_path) -> Store:
-    src = _render_gop10(tmp_path / "gop10.mp4")
+    src = render_gop10(tmp_path / "gop10.mp4")
     pr = probe(src)
     times = [f.time_s for f in decode_frames(src, 0, (32, 32), pr.start_time_s)]
     store = Store(home)
     store.write("videos", "s1", [{"video_id": "v-gop", "shard": "s1", "path": str(src), "status": "ok",
                                   "stream_index": 0, "start_time_s": pr.start_time_s, "sha256": "a" * 64}])
     spans = {"v-gop-0000": (10, 20), "v-gop-0001": (30, 40), "v-gop-0002": (40, 50)}
-    store.write("clips", "s1", [{"clip_id": cid, "video_id": "v-gop", "shard": "s1", **_clip(times, a, b)}
+    store.write("clips", "s1", [{"clip_id": cid, "video_id": "v-gop", "shard": "s1", **clip_span(times, a, b)}
                                 for cid, (a, b) in spans.items()])
     set_kept(store, spans)
     return store

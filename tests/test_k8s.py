@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vidgen_dagster.core.config import _merge, load_defaults
+from vidgen_dagster.core.common.config import _merge, load_defaults
 from vidgen_dagster.definitions import build_definitions
 
 K8S = Path(__file__).resolve().parents[1] / "k8s"

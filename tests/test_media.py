@@ -9,12 +9,13 @@ import av
 import numpy as np
 import pytest
 
-from vidgen_dagster.core import media as vm
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core import stages
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.errors import DecodeError, GeometryError, VideoOpenError
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.common import media as vm
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.errors import DecodeError, GeometryError, VideoOpenError
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.ingest import shards as shardlib
+from vidgen_dagster.core.ingest import videos as ingest_videos
+from vidgen_dagster.core.scenes import stages as scene_stages
 
 GOOD = [
     "badinput_startoffset__pyscenedetect_delayed_start.mp4",
@@ -137,9 +138,9 @@ def test_absurd_aspect_ratio_fails_the_video_with_a_typed_reason(tmp_path):
     _strip_video(tall, 90, 720)
     store = Store(tmp_path / "home")
     (m,) = shardlib.register(store, [shardlib.FileEntry.of(p) for p in (strip, tall)], shard_size=2)
-    stages.run_shard_manifest(store, m.shard)
-    stages.run_videos(store, m.shard)
-    stages.run_scenes(store, m.shard, load_config())
+    ingest_videos.run_shard_manifest(store, m.shard)
+    ingest_videos.run_videos(store, m.shard)
+    scene_stages.run_scenes(store, m.shard, load_config())
     runs = {Path(v["path"]).name: v["video_id"] for v in store.rows("videos", m.shard)}
     by_id = {r["video_id"]: r for r in store.rows("scene_runs", m.shard)}
     failed, ok = by_id[runs["strip_3x4001.mkv"]], by_id[runs["tall_90x720.mkv"]]

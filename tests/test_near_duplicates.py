@@ -7,17 +7,16 @@ in two separate runs, so the second shard is decided against the first through t
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_helpers import vidgen
 
-from vidgen_dagster.core import near_duplicates as nd
-from vidgen_dagster.core.scoring.phash import hamming, phash
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.coarse import near_duplicates as nd
+from vidgen_dagster.core.coarse.scoring.phash import hamming, phash
+from vidgen_dagster.core.common.store import Store
 
 SHARED = "cuts_fades__pyscenedetect_testvideo.mp4"  # 24 s, 720p, four shots (cuts and fades)
 MAX_DISTANCE = 10  # the default (assets/defaults.yaml)
@@ -137,8 +136,6 @@ def test_a_later_shard_points_to_the_keeper_an_earlier_selection_recorded(tmp_pa
 # ------------------------------------------------------------------------------- real footage, real CLI
 
 
-def vidgen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidgen_dagster.cli", *args], capture_output=True, text=True)
 
 
 @pytest.mark.media
@@ -231,9 +228,11 @@ def test_clip_embeddings_from_the_real_loader_are_compared_when_present(tmp_path
     from footage_copies import remux
     from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip
 
-    from vidgen_dagster.core import coarse, stages
-    from vidgen_dagster.core import shards as shardlib
-    from vidgen_dagster.core.config import load_config
+    from vidgen_dagster.core.coarse import stages as coarse
+    from vidgen_dagster.core.common.config import load_config
+    from vidgen_dagster.core.ingest import shards as shardlib
+    from vidgen_dagster.core.ingest import videos as ingest_videos
+    from vidgen_dagster.core.scenes import stages as scene_stages
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -246,10 +245,10 @@ def test_clip_embeddings_from_the_real_loader_are_compared_when_present(tmp_path
     config = load_config(cfg)
     store = Store(tmp_path / "home")
     (m,) = shardlib.register(store, [shardlib.FileEntry.of(p) for p in sorted(folder.iterdir())], shard_size=2)
-    stages.run_shard_manifest(store, m.shard)
-    stages.run_videos(store, m.shard)
-    stages.run_scenes(store, m.shard, config)
-    stages.run_clips(store, m.shard, config)
+    ingest_videos.run_shard_manifest(store, m.shard)
+    ingest_videos.run_videos(store, m.shard)
+    scene_stages.run_scenes(store, m.shard, config)
+    scene_stages.run_clips(store, m.shard, config)
     coarse.run_frames(store, m.shard, config)
     for name in ("visual_scores", nd.TABLE):
         coarse.run_stage(name, store, m.shard, config)

@@ -21,21 +21,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from openai_server import Faults, TinyOpenAIServer  # noqa: E402
 from tiny_lm import build_tiny_lm  # noqa: E402
 
-from vidgen_dagster.core.captioning.base import CaptionRequest, Prompt, load_prompt  # noqa: E402
-from vidgen_dagster.core.captioning.openai_backend import OpenAICaptioner, encode_jpeg_data_url  # noqa: E402
-from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError, ScoringError  # noqa: E402
-from vidgen_dagster.core.fine_curation import LABELS  # noqa: E402
-from vidgen_dagster.core.fine_curation.judge import (  # noqa: E402
-    JUDGE_PROMPT_FILE,
-    LLMJudge,
-    parse_judgement,
-    render_judge_prompt,
-)
-from vidgen_dagster.core.openai_client import (  # noqa: E402
+from vidgen_dagster.core.backends.openai_client import (
     OpenAIChatModel,
     OpenAIClient,
     normalize_base_url,
     parse_retry_after,
+)
+from vidgen_dagster.core.captioning.base import CaptionRequest, Prompt, load_prompt
+from vidgen_dagster.core.captioning.openai_backend import OpenAICaptioner, encode_jpeg_data_url
+from vidgen_dagster.core.common.errors import ConfigError, ModelUnavailableError, ScoringError
+from vidgen_dagster.core.fine_curation import LABELS
+from vidgen_dagster.core.fine_curation.judge import (
+    JUDGE_PROMPT_FILE,
+    LLMJudge,
+    parse_judgement,
+    render_judge_prompt,
 )
 
 MODEL = "tiny-lm"

@@ -170,8 +170,8 @@ def daemon_ready(instance) -> bool:
 
 def register(home: Path, instance, files: list[Path]) -> list[str]:
     """What the footage sensor does: one shard per file, and the shards as dynamic partitions."""
-    from vidgen_dagster.core import shards as shardlib
-    from vidgen_dagster.core.store import Store
+    from vidgen_dagster.core.common.store import Store
+    from vidgen_dagster.core.ingest import shards as shardlib
     from vidgen_dagster.defs.resources import video_shards
 
     manifests = shardlib.register(Store(str(home)), [shardlib.FileEntry.of(f) for f in files], 1)

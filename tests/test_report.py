@@ -18,10 +18,11 @@ import pytest
 import yaml
 from conftest import media_dir
 
-from vidgen_dagster.core import coarse, curation
-from vidgen_dagster.core.config import load_config
-from vidgen_dagster.core.report import FIGURE_FILES, FIGURES, build_report
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.coarse import stages as coarse
+from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.store import Store
+from vidgen_dagster.core.dataset.report import FIGURE_FILES, FIGURES, build_report
+from vidgen_dagster.core.fine_curation import stages as fine_stages
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MEDIA_FILES = [  # failed, duplicate (a copy below), dropped scenes, a rotated video, text and motion rejects
@@ -102,7 +103,7 @@ def full_home(curated_home, tmp_path_factory) -> tuple[Path, dict]:
                                "rule_reasons": ["frame_level: 'the first frame'"] if frame_level else []})
         store.write("captions", shard, caps)
         store.write("caption_checks", shard, checks)
-        curation.run_curated(store, shard, cfg)
+        fine_stages.run_curated(store, shard, cfg)
         i += len(clips)
     return home, cfg
 
@@ -256,7 +257,7 @@ def test_histogram_shows_all_clips_behind_kept_clips(tmp_path, kept_share):
     fill are drawn, not hidden under the kept bars."""
     import numpy as np
 
-    from vidgen_dagster.core.report import ALL_EDGE, ALL_FILL, KEPT_COLOR, _histogram
+    from vidgen_dagster.core.dataset.report import ALL_EDGE, ALL_FILL, KEPT_COLOR, _histogram
 
     values = np.random.default_rng(0).normal(5.0, 1.0, 400)
     kept = values[: int(len(values) * kept_share)]

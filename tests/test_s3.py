@@ -20,8 +20,8 @@ pytest.importorskip("moto.server", reason="moto[server] (the dev extra) provides
 
 from s3_server import S3Server, StallingProxy  # noqa: E402
 
-from vidgen_dagster.core.errors import StoreError  # noqa: E402
-from vidgen_dagster.core.store import Store  # noqa: E402
+from vidgen_dagster.core.common.errors import StoreError
+from vidgen_dagster.core.common.store import Store
 
 BUCKET = "vidgen-test"
 
@@ -131,7 +131,7 @@ def test_writer_killed_mid_upload_leaves_no_object(s3_env, request, tmp_path, mo
     proxy = StallingProxy(s3_env.port, limit=22 * 2**20)
     script = textwrap.dedent(f"""
         import os, sys
-        from vidgen_dagster.core.store import Store
+        from vidgen_dagster.core.common.store import Store
         store = Store("s3://{BUCKET}/{name}")
         with store.writer("frames", "big") as write:
             for i in range(24):  # incompressible: the file is as large as the payload

@@ -16,9 +16,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from cli_helpers import vidgen
 
-from vidgen_dagster.core import shards as shardlib
-from vidgen_dagster.core.store import TEMP_HOST, Store
+from vidgen_dagster.core.common.store import TEMP_HOST, Store
+from vidgen_dagster.core.ingest import shards as shardlib
 
 pytestmark = pytest.mark.media
 
@@ -27,9 +28,6 @@ OTHER = "synthetic_text_colorcuts__pyscenedetect_counter.mp4"  # 3 s, different 
 LONG = "static_long__intel_one-by-one-person-detection.mp4"    # 139 s: a scene pass long enough to kill
 
 
-def vidgen(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidgen_dagster.cli", *args], capture_output=True, text=True,
-                          **kw)
 
 
 def spawn(*args: str) -> subprocess.Popen:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode
 
-from vidgen_dagster.core import media as vm
-from vidgen_dagster.core import splice
-from vidgen_dagster.core.config import load_defaults
-from vidgen_dagster.core.scenes import (
+from vidgen_dagster.core.common import media as vm
+from vidgen_dagster.core.common.config import load_defaults
+from vidgen_dagster.core.scenes import splice
+from vidgen_dagster.core.scenes.detection import (
     ClipSettings,
     Scene,
     SceneSettings,
@@ -21,8 +21,8 @@ from vidgen_dagster.core.scenes import (
     detect_scenes,
     scenes_to_clips,
 )
-from vidgen_dagster.core.splice import Shot, Transition
-from vidgen_dagster.core.transitions import FadeRun, fade_runs
+from vidgen_dagster.core.scenes.splice import Shot, Transition
+from vidgen_dagster.core.scenes.transitions import FadeRun, fade_runs
 
 DEFAULTS = SceneSettings.from_dict(load_defaults()["scenes"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from vidgen_dagster.core.store import Store
+from vidgen_dagster.core.common.store import Store
 from vidgen_dagster.runner import curate
 
 EXPECTED_FAILED = {"badinput_corrupt__decord_corrupted.mp4": "decode_failed"}

@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from vidgen_dagster.core.errors import StoreError
-from vidgen_dagster.core.store import Store, resolve_home
+from vidgen_dagster.core.common.errors import StoreError
+from vidgen_dagster.core.common.store import Store, resolve_home
 
 
 def _rows(n, tag="a"):
@@ -47,7 +47,7 @@ def test_killed_write_leaves_old_file_and_no_partial(tmp_path):
     # file still a hidden temp file), then killed: no polling race, the kill always lands mid-write.
     script = textwrap.dedent(f"""
         import time
-        from vidgen_dagster.core.store import Store
+        from vidgen_dagster.core.common.store import Store
         s = Store({str(tmp_path)!r})
         rows = [{{"shard": "s1", "path": "/y/" + str(i), "size_bytes": i, "mtime_ns": i,
                   "registered_at": "new"}} for i in range(1000)]

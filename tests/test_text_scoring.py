@@ -9,9 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidgen_dagster.core import media
-from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError, ScoringError
-from vidgen_dagster.core.scoring.text import (
+from vidgen_dagster.core.coarse.scoring.text import (
     TextDetector,
     available_threads,
     build_text_detector,
@@ -19,6 +17,8 @@ from vidgen_dagster.core.scoring.text import (
     score_text,
     text_mask,
 )
+from vidgen_dagster.core.common import media
+from vidgen_dagster.core.common.errors import ConfigError, ModelUnavailableError, ScoringError
 
 OCR_CFG = {"backend": "rapidocr", "recognize": True, "min_box_score": 0.5}
 
@@ -232,7 +232,7 @@ def test_text_free_footage(detector, media, name):
 def test_verification_drops_detections_that_do_not_read_as_text(detector):
     """The detector alone puts whole-frame boxes on the demo footage's textures; read back, they are
     not text. Real text (drawn on the same texture) survives verification."""
-    from vidgen_dagster.core.demo import _pan
+    from vidgen_dagster.core.ingest.demo_footage import _pan
 
     frames = [cv2.resize(_pan(seed, 0.0)(0), (568, 320)) for seed in range(8)]
     raw = [score_text(detector, [f], recognize=False, verify=False)["text_area"] for f in frames]
@@ -248,8 +248,8 @@ def test_verification_drops_detections_that_do_not_read_as_text(detector):
 def test_onnx_provider_selection_follows_ocr_device():
     import onnxruntime as ort
 
-    from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError
-    from vidgen_dagster.core.scoring.text import onnx_providers
+    from vidgen_dagster.core.coarse.scoring.text import onnx_providers
+    from vidgen_dagster.core.common.errors import ConfigError, ModelUnavailableError
 
     has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
     assert onnx_providers("cpu") == ["CPUExecutionProvider"]

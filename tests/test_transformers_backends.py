@@ -14,10 +14,10 @@ from tiny_lm import build_tiny_lm
 from tiny_models import install_in_hf_cache
 from tiny_vlm import TINY_VLM_TOKENS_PER_IMAGE, build_tiny_vlm
 
+from vidgen_dagster.core.backends.transformers_chat import TransformersChatModel
 from vidgen_dagster.core.captioning.base import CaptionRequest
 from vidgen_dagster.core.captioning.transformers_backend import TransformersCaptioner, resolve_vlm
-from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError, ScoringError
-from vidgen_dagster.core.llm_transformers import TransformersChatModel
+from vidgen_dagster.core.common.errors import ConfigError, ModelUnavailableError, ScoringError
 
 MAX_NEW = 6
 SIZES = [(48, 64), (64, 48), (36, 36), (90, 160), (120, 80)]

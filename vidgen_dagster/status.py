@@ -102,8 +102,8 @@ def _failed_assets(instance: dg.DagsterInstance, keys, shard: str) -> list[str]:
 
 def shard_statuses(home: str, config_path: str | None = None) -> list[ShardStatus]:
     """Every registered shard of ``home``, in registration order."""
-    from .core import shards as shardlib
-    from .core.store import Store
+    from .core.common.store import Store
+    from .core.ingest import shards as shardlib
     from .definitions import build_definitions
     from .runner import stale_assets, upstream_of, use_home
 
@@ -142,8 +142,8 @@ def shard_statuses(home: str, config_path: str | None = None) -> list[ShardStatu
 
 def home_failed_checks(home: str, config_path: str | None = None) -> list[FailedCheck]:
     """Failed checks of every registered shard (for the end of ``vidgen curate``)."""
-    from .core import shards as shardlib
-    from .core.store import Store
+    from .core.common.store import Store
+    from .core.ingest import shards as shardlib
     from .definitions import build_definitions
     from .runner import use_home
 

@@ -10,8 +10,8 @@ rate is worth a look (a broken model, a wrong threshold), not a stopped pipeline
 import dagster as dg
 import pyarrow.parquet as pq
 
-from ..core.schema import TABLES
-from ..core.scoring.registry import STAGES
+from ..core.coarse.scoring.registry import STAGES
+from ..core.common.schema import TABLES
 from .resources import VidgenResource
 
 # asset -> the tables it writes (and the id column that must be unique in each)

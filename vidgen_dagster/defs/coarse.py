@@ -1,6 +1,6 @@
 """The ``coarse`` group: frames → one score asset per registered scoring stage → coarse_selection.
 
-The score assets are generated from the stage registry (``core/scoring/registry.py``): each writes its
+The score assets are generated from the stage registry (``core/coarse/scoring/registry.py``): each writes its
 stage's raw scores; ``coarse_selection`` is cheap and holds every threshold. Each asset's code version
 carries the hash of the configuration sections it reads and, for the score assets, which backend and
 weights will run (the stage's version, also its rows' ``config_hash``), so the UI marks exactly what is
@@ -12,11 +12,11 @@ import warnings
 
 import dagster as dg
 
-from ..core import coarse
-from ..core.config import section_hash
-from ..core.scoring.registry import STAGES
-from ..core.scoring.stage import ClipStage
-from ..core.selection import selection_hash
+from ..core.coarse import stages as coarse
+from ..core.coarse.scoring.registry import STAGES
+from ..core.coarse.scoring.stage import ClipStage
+from ..core.coarse.selection import selection_hash
+from ..core.common.config import section_hash
 from .common import accounting_check, log_progress, result
 from .resources import VidgenResource, video_shards
 

@@ -5,7 +5,7 @@ import time
 
 import dagster as dg
 
-from ..core.progress import report
+from ..core.common.progress import report
 from .resources import VidgenResource
 
 
@@ -34,7 +34,7 @@ def content_version(store, tables: list[str], shard: str) -> str:
 
     import pyarrow as pa
 
-    from ..core.schema import TABLES
+    from ..core.common.schema import TABLES
 
     h = hashlib.sha256()
     for table in sorted(tables):
@@ -75,7 +75,7 @@ def result(vidgen: VidgenResource, table: str, shard: str, summary: dict,
 
 def column_schema(table: str) -> dg.TableSchema:
     """The table's columns as Dagster shows them (the asset's Columns tab; column-schema change checks)."""
-    from ..core.schema import TABLES
+    from ..core.common.schema import TABLES
 
     return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in TABLES[table]])
 

@@ -9,9 +9,10 @@ editing a prompt makes exactly the assets that use it stale.
 
 import dagster as dg
 
-from ..core import curation
+from ..core.captioning import stage as caption_stage
 from ..core.captioning.base import load_prompt
-from ..core.config import section_hash
+from ..core.common.config import section_hash
+from ..core.fine_curation import stages as fine_stages
 from ..core.fine_curation.rules import RULES_VERSION
 from ..models.registry import fingerprint
 from .coarse import MODEL_RETRY, k8s_resources, report_failures
@@ -37,7 +38,7 @@ def build_curation_assets(config: dict) -> tuple[list, list]:
                           "OpenAI-compatible server), from stored frames; reused when clip, model and prompt "
                           "are unchanged. Token counts, finish reason, truncation flag.")
     def captions(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
-        summary = curation.run_captions(vidgen.store, context.partition_key, vidgen.config,
+        summary = caption_stage.run_captions(vidgen.store, context.partition_key, vidgen.config,
                                         log_progress(context, "captions"))
         return result(vidgen, "captions", context.partition_key, report_failures(context, summary, "captions"),
                       context=context)
@@ -50,23 +51,23 @@ def build_curation_assets(config: dict) -> tuple[list, list]:
               description="Caption–video alignment (CLIP), rule detectors for scene transition, frame-level "
                           "generation and reduplication (always), and the LLM judge (when configured).")
     def caption_checks(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
-        summary = curation.run_caption_checks(vidgen.store, context.partition_key, vidgen.config,
+        summary = fine_stages.run_caption_checks(vidgen.store, context.partition_key, vidgen.config,
                                               log_progress(context, "checks"))
         return result(vidgen, "caption_checks", context.partition_key, report_failures(context, summary, "judge"),
                       context=context)
 
     @dg.asset(partitions_def=video_shards, group_name="captioning", deps=[caption_checks],
-              code_version=f"1-{curation.curated_hash(config)}",
+              code_version=f"1-{fine_stages.curated_hash(config)}",
               description="The final per-clip decision: coarse selection, captioning, alignment "
                           "(thresholds.alignment_min) and caption checks combined; every clip kept, "
                           "rejected (stage + reasons) or failed.")
     def curated_clips(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
-        summary = curation.run_curated(vidgen.store, context.partition_key, vidgen.config)
+        summary = fine_stages.run_curated(vidgen.store, context.partition_key, vidgen.config)
         if summary["filters_not_applied"] != "none":
             context.log.warning(f"kept clips with filters not applied: {summary['filters_not_applied']}")
         return result(vidgen, "curated_clips", context.partition_key, summary, context=context)
 
-    curated_accounting = accounting_check(curated_clips, "curated_accounting", curation.account_curated,
+    curated_accounting = accounting_check(curated_clips, "curated_accounting", fine_stages.account_curated,
         "Every clip has one captions, caption_checks and curated_clips row and exactly "
         "one terminal state (kept without reasons; rejected/failed with reasons).")
 

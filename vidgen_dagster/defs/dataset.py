@@ -8,9 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..core.config import section_hash
-from ..core.errors import ConfigError, VidgenError
-from ..core.progress import report
+from ..core.common.config import section_hash
+from ..core.common.errors import ConfigError, VidgenError
+from ..core.common.progress import report
 from .resources import VidgenResource
 
 
@@ -71,7 +71,7 @@ def build_dataset_assets(config: dict) -> list:
                           "dropped clips are removed.")
     def dataset_export(context: dg.AssetExecutionContext, vidgen: VidgenResource,
                        config: ExportConfig) -> dg.MaterializeResult:
-        from ..core.export import export_dataset
+        from ..core.dataset.export import export_dataset
 
         store = vidgen.store
         store.refresh_catalog()
@@ -110,7 +110,7 @@ def build_dataset_assets(config: dict) -> list:
                           "metadata entry, the tables as markdown, and a standalone HTML report "
                           "(`<home>/report/report.html`).")
     def dataset_report(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
-        from ..core.report import build_report
+        from ..core.dataset.report import build_report
 
         store = vidgen.store
         if store.is_local:

@@ -6,8 +6,8 @@ import os
 
 import dagster as dg
 
-from ..core.config import home_record, load_config
-from ..core.store import Store, resolve_home
+from ..core.common.config import home_record, load_config
+from ..core.common.store import Store, resolve_home
 from .automation import build_recurate_schedule
 from .checks import build_checks
 from .coarse import build_coarse_assets, sampling_reference

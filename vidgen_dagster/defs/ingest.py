@@ -6,9 +6,9 @@ import os
 
 import dagster as dg
 
-from ..core import shards as shardlib
-from ..core.errors import VidgenError
-from ..core.stages import run_shard_manifest, run_videos
+from ..core.common.errors import VidgenError
+from ..core.ingest import shards as shardlib
+from ..core.ingest.videos import run_shard_manifest, run_videos
 from .common import log_progress, result
 from .resources import VidgenResource, video_shards
 

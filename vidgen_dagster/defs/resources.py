@@ -5,8 +5,8 @@ from functools import cached_property
 
 import dagster as dg
 
-from ..core.config import home_record, load_config
-from ..core.store import Store
+from ..core.common.config import home_record, load_config
+from ..core.common.store import Store
 
 video_shards = dg.DynamicPartitionsDefinition(name="video_shards")
 

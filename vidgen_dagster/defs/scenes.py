@@ -3,8 +3,8 @@
 
 import dagster as dg
 
-from ..core.config import section_hash
-from ..core.stages import account_shard, run_clips, run_scenes
+from ..core.common.config import section_hash
+from ..core.scenes.stages import account_shard, run_clips, run_scenes
 from .common import accounting_check, log_progress, result
 from .ingest import videos
 from .resources import VidgenResource, video_shards

@@ -18,9 +18,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core.errors import ConfigError, VidgenError
-from ..core.scoring.registry import BY_STEP, STAGES
-from ..core.scoring.stage import ModelStatus, model_fingerprint
+from ..core.coarse.scoring.registry import BY_STEP, STAGES
+from ..core.coarse.scoring.stage import ModelStatus, model_fingerprint
+from ..core.common.errors import ConfigError, VidgenError
 
 __all__ = ["STEPS", "ModelStatus", "check", "download", "fingerprint", "plan_pull", "pull", "verify_md5"]
 
@@ -48,7 +48,7 @@ def _captions(cfg: dict) -> list[ModelStatus]:
 
 
 def _judge(cfg: dict) -> list[ModelStatus]:
-    from ..core.llm_transformers import DEFAULT_JUDGE_LLM, resolve_chat_model
+    from ..core.backends.transformers_chat import DEFAULT_JUDGE_LLM, resolve_chat_model
 
     def resolve(c):
         src = resolve_chat_model(c)
@@ -109,8 +109,8 @@ def verify_md5(path: Path, expected: str) -> None:
 
 def plan_pull(config: dict) -> list[tuple[str, str, str]]:
     """(step, what, destination) for each model ``pull`` would fetch for the configuration."""
-    from ..core.scoring import visual
-    from ..core.scoring.motion import raft_weights_file, raft_weights_url
+    from ..core.coarse.scoring import visual
+    from ..core.coarse.scoring.motion import raft_weights_file, raft_weights_url
 
     plan = []
     m = config["motion"]
@@ -130,8 +130,8 @@ def plan_pull(config: dict) -> list[tuple[str, str, str]]:
     for step in ("captions", "judge"):
         c = config[step]
         if c.get("backend") == "transformers" and not Path(os.path.expanduser(c.get("model") or "")).exists():
+            from ..core.backends.transformers_chat import DEFAULT_JUDGE_LLM
             from ..core.captioning.transformers_backend import DEFAULT_VLM
-            from ..core.llm_transformers import DEFAULT_JUDGE_LLM
 
             model = c.get("model") or (DEFAULT_VLM if step == "captions" else DEFAULT_JUDGE_LLM)
             plan.append((step, f"hf://{model}@{c.get('revision') or 'main'}", "HF cache"))
@@ -143,7 +143,7 @@ def plan_pull(config: dict) -> list[tuple[str, str, str]]:
 
 def pull(config: dict, echo: Callable[[str], None] = print) -> list[str]:
     """Fetch every pinned model the configuration uses that is not present. Returns failures."""
-    from ..core.scoring import visual
+    from ..core.coarse.scoring import visual
 
     failures = []
     for step, what, dest in plan_pull(config):
@@ -157,8 +157,8 @@ def pull(config: dict, echo: Callable[[str], None] = print) -> list[str]:
             if what.startswith("hf://"):
                 from huggingface_hub import snapshot_download
 
+                from ..core.backends.transformers_chat import LLM_ALLOW_PATTERNS
                 from ..core.captioning.transformers_backend import VLM_ALLOW_PATTERNS
-                from ..core.llm_transformers import LLM_ALLOW_PATTERNS
 
                 repo, rev = what[5:].rsplit("@", 1)
                 patterns = {"visual": visual.CLIP_ALLOW_PATTERNS, "captions": VLM_ALLOW_PATTERNS,
@@ -166,7 +166,7 @@ def pull(config: dict, echo: Callable[[str], None] = print) -> list[str]:
                 path = snapshot_download(repo, revision=rev, allow_patterns=list(patterns))
                 echo(f"{step}: {path}")
             elif what.startswith("paddleocr:"):
-                from ..core.scoring.text import build_text_detector
+                from ..core.coarse.scoring.text import build_text_detector
 
                 build_text_detector({**config["ocr"], "allow_download": True})
             else:

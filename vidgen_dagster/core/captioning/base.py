@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..common.errors import ConfigError
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Prompt:
 
 
 def load_prompt(spec: str) -> Prompt:
-    from ..config import ASSETS_DIR
+    from ..common.config import ASSETS_DIR
 
     path = Path(spec).expanduser()
     if not path.is_absolute():

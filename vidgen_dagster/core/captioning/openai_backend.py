@@ -22,8 +22,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, ModelUnavailableError, ScoringError, VidgenError
-from ..openai_client import OpenAIClient, ServerUnreachableError, client_from_config
+from ..backends.openai_client import OpenAIClient, ServerUnreachableError, client_from_config
+from ..common.errors import ConfigError, ModelUnavailableError, ScoringError, VidgenError
 from .base import CaptionRequest, CaptionResult
 
 

@@ -44,8 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelUnavailableError, ScoringError
-from ..llm_transformers import (
+from ..backends.transformers_chat import (
     HFSource,
     eos_token_ids,
     from_pretrained_offline,
@@ -56,6 +55,7 @@ from ..llm_transformers import (
     seeded,
     split_generation,
 )
+from ..common.errors import ModelUnavailableError, ScoringError
 from .base import CaptionRequest, CaptionResult
 
 # Default captioner: a multi-image/video instruct VLM that AutoModelForImageTextToText loads natively

@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from ..backends.chat import ChatModel
 from ..captioning.base import Prompt
-from ..errors import ConfigError, ModelUnavailableError, VidgenError
-from ..llm import ChatModel
+from ..common.errors import ConfigError, ModelUnavailableError, VidgenError
 from . import LABELS
 
 JUDGE_PROMPT_FILE = "judge_v1.txt"

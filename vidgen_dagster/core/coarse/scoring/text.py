@@ -1,0 +1,465 @@
+"""OCR text scoring: how much of a clip's frames is covered by text (VidGen-1M drops text-heavy clips).
+
+Two backends share the :class:`TextDetector` protocol:
+
+* ``rapidocr`` (default): PaddleOCR's PP-OCR detection/recognition networks as ONNX, run by
+  onnxruntime. The models ship inside the ``rapidocr`` wheel, so it works offline; it is wired
+  here from rapidocr's building blocks (not its ``RapidOCR`` pipeline) so that nothing can
+  trigger a model download, the classifier is never loaded and threads are set explicitly.
+* ``paddleocr``: PaddleOCR 3.x proper (``pip install 'vidgen-dagster[paddle]'``), models fetched
+  beforehand on a networked machine (:mod:`.text_paddle`, imported only for that backend).
+
+:func:`score_text` turns detections on a few frames into the clip's ``text_*`` columns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from ...common.errors import ConfigError, ModelUnavailableError, ScoringError
+
+BACKENDS = ("rapidocr", "paddleocr", "none")
+
+# Bundled rapidocr model files (rapidocr >= 3.10 ships PP-OCRv6 small det/rec in the wheel).
+_RAPIDOCR_DET_MODEL = "PP-OCRv6_det_small.onnx"
+_RAPIDOCR_REC_MODEL = "PP-OCRv6_rec_small.onnx"
+
+# PaddleOCR normalises detector input with the ImageNet statistics (inference.yml of the PP-OCR
+# det models); rapidocr's config uses 0.5/0.5. On the shared footage ImageNet statistics give
+# the same true boxes and markedly fewer large false boxes on text-free frames.
+_DET_MEAN = (0.485, 0.456, 0.406)
+_DET_STD = (0.229, 0.224, 0.225)
+# Detection runs at the frame's own resolution (rounded to multiples of 32, as the network
+# needs); only frames with a side above this are scaled down. rapidocr's default instead scales
+# the SHORT side UP to 736 px: 5x the pixels of a 320 px frame, ~9x slower, and on our footage
+# it adds false boxes rather than finding more text.
+DET_MAX_SIDE = 960
+# Boxes below this confidence are not even returned by detect(); score_text applies the
+# configured ``min_box_score`` on top.
+DET_BOX_FLOOR = 0.3
+
+TEXT_SAMPLE_CHARS = 200
+TEXT_SAMPLE_SEP = " | "
+
+
+@runtime_checkable
+class TextDetector(Protocol):
+    """A loaded text detector/recogniser, reused for a whole shard."""
+
+    backend: str  # "rapidocr" | "paddleocr"
+    model_id: str  # model files and package version: makes result rows reproducible
+
+    def detect(self, image_bgr: np.ndarray) -> tuple[list[np.ndarray], list[float]]:
+        """Text polygons ((k, 2) float32, pixel coordinates of ``image_bgr``) and their scores."""
+        ...
+
+    def recognize(self, image_bgr: np.ndarray, polygons: list[np.ndarray]) -> list[str]:
+        """The text inside each polygon (one string per polygon, "" when unreadable)."""
+        ...
+
+
+def available_threads() -> int:
+    """CPU cores this process may use (affinity / cpuset aware, unlike ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def ocr_threads(configured: object = 0) -> int:
+    """Intra-op threads for one OCR session: ``ocr.threads`` when set (> 0); else ``$VIDGEN_THREADS``,
+    the share of the cores ``vidgen curate --jobs N`` gives each of its N parallel runs; else every core
+    this process may use. N runs that each took every core would put N threads on each core, and
+    onnxruntime's thread pool runs 2-3x slower oversubscribed than with one thread per core."""
+    n = int(configured or 0)
+    if n > 0:
+        return n
+    share = os.environ.get("VIDGEN_THREADS", "").strip()
+    if share.isdigit() and int(share) > 0:
+        return int(share)
+    return available_threads()
+
+
+def onnx_providers(device: str) -> list[str]:
+    """onnxruntime execution providers for ``ocr.device``: ``auto`` uses CUDA when the installed
+    onnxruntime has it (``onnxruntime-gpu`` on GPU nodes: OCR is the coarse stage's largest CPU cost),
+    ``cpu`` never does, ``cuda`` requires it."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    device = device.strip().lower()
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"ocr.device must be auto, cpu or cuda; got {device!r}")
+    if device == "cuda" and "CUDAExecutionProvider" not in available:
+        raise ModelUnavailableError("ocr.device is cuda but this onnxruntime has no CUDAExecutionProvider "
+                                    "(install onnxruntime-gpu)")
+    if device != "cpu" and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def build_text_detector(cfg: dict) -> TextDetector | None:
+    """Load the detector named by ``cfg["backend"]`` (the ``ocr`` config section) once.
+
+    Returns None for backend ``none``. Raises :class:`ConfigError` on an unknown backend and
+    :class:`ModelUnavailableError` when its package or model files are missing.
+    Optional keys: ``threads`` (onnxruntime / Paddle CPU threads; default: :func:`ocr_threads`),
+    ``paddleocr_model_dir`` / ``paddleocr_rec_model`` (paddleocr only).
+    """
+    backend = str(cfg.get("backend", "rapidocr") or "none").strip().lower()
+    if backend not in BACKENDS:
+        raise ConfigError(f"ocr.backend must be one of {', '.join(BACKENDS)}, got {cfg.get('backend')!r}")
+    if backend == "none":
+        return None
+    threads = ocr_threads(cfg.get("threads"))
+    load_rec = bool(cfg.get("recognize", True))
+    if backend == "rapidocr":
+        return RapidOCRTextDetector(threads=threads, load_recognizer=load_rec,
+                                    providers=onnx_providers(str(cfg.get("device") or "auto")))
+    from .text_paddle import PaddleOCRTextDetector
+
+    return PaddleOCRTextDetector(
+        det_model=str(cfg.get("paddleocr_model") or "PP-OCRv5_mobile_det"),
+        rec_model=cfg.get("paddleocr_rec_model") or None,
+        model_dir=cfg.get("paddleocr_model_dir") or None,
+        threads=threads,
+        load_recognizer=load_rec,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# rapidocr
+# --------------------------------------------------------------------------------------------
+
+
+class RapidOCRTextDetector:
+    """PP-OCR det (+ rec on demand) through rapidocr's ONNX building blocks.
+
+    Input frames are BGR, which is what the PP-OCR networks were trained on (rapidocr passes
+    numpy arrays through unchanged and converts only PIL/file inputs to BGR).
+    """
+
+    backend = "rapidocr"
+
+    def __init__(self, threads: int | None = None, load_recognizer: bool = True,
+                 providers: list[str] | None = None):
+        try:
+            import onnxruntime as ort
+            import rapidocr
+            from omegaconf import flag_override
+            from rapidocr.ch_ppocr_det import TextDetector as _RapidDet
+            from rapidocr.main import DEFAULT_CFG_PATH
+            from rapidocr.utils.parse_parameters import ParseParams
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                f"rapidocr backend needs the rapidocr and onnxruntime packages ({exc}): "
+                "pip install 'rapidocr>=3.10' onnxruntime"
+            ) from exc
+
+        # rapidocr logs every model load at INFO on its own handler; keep shard logs clean.
+        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        self._ort = ort
+        self._flag_override = flag_override
+        self._threads = max(1, int(threads or available_threads()))
+        self._providers = list(providers or ["CPUExecutionProvider"])
+        self._model_dir = Path(rapidocr.__file__).resolve().parent / "models"
+        version = getattr(rapidocr, "__version__", None) or _dist_version("rapidocr")
+        self.model_id = f"{_RAPIDOCR_DET_MODEL}+{_RAPIDOCR_REC_MODEL}@rapidocr-{version}"
+
+        # rapidocr's own config (enums already parsed); we only override what we need.
+        self._cfg = ParseParams.load(DEFAULT_CFG_PATH)
+        det_cfg = self._section("Det", _RAPIDOCR_DET_MODEL)
+        det_cfg.limit_type = "max"
+        det_cfg.limit_side_len = DET_MAX_SIDE
+        det_cfg.mean = list(_DET_MEAN)
+        det_cfg.std = list(_DET_STD)
+        det_cfg.box_thresh = DET_BOX_FLOOR
+        self._det_scale = (1.0 / (255.0 * np.asarray(_DET_STD, np.float64))).astype(np.float32)
+        self._det_shift = (np.asarray(_DET_MEAN, np.float64) / np.asarray(_DET_STD, np.float64)).astype(np.float32)
+        try:
+            self._det = _RapidDet(det_cfg)
+        except Exception as exc:  # onnxruntime load failure: corrupt file, unsupported opset
+            raise ModelUnavailableError(
+                f"rapidocr detector {_RAPIDOCR_DET_MODEL} failed to load: {exc}"
+            ) from exc
+
+        self._rec = None
+        self._rec_lock = threading.Lock()
+        if load_recognizer:
+            self._load_recognizer()
+
+    def _model_path(self, name: str) -> Path:
+        path = self._model_dir / name
+        if not path.is_file():
+            raise ModelUnavailableError(
+                f"rapidocr model {name} is missing from {self._model_dir} (it ships in the rapidocr wheel; "
+                "reinstall it: pip install --force-reinstall 'rapidocr>=3.10'). Refusing to download it."
+            )
+        return path
+
+    def _session(self, path: Path):
+        opts = self._ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # One intra-op pool sized to the cores we may use; ORT's default counts the host's
+        # physical cores, which oversubscribes a container limited to fewer (2x slower here).
+        opts.intra_op_num_threads = self._threads
+        opts.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: between the network's operators and between
+        # frames a spinning pool burns the cores that parallel runs and decoder threads need
+        # (measured under load on 2 cores: 2 spinning threads 3x slower than 1 thread; not spinning, 1.4x faster).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.execution_mode = self._ort.ExecutionMode.ORT_SEQUENTIAL
+        return self._ort.InferenceSession(str(path), sess_options=opts, providers=self._providers)
+
+    def _section(self, name: str, model_file: str):
+        """A rapidocr Det/Rec config section bound to our own ONNX session for ``model_file``.
+
+        With a ready ``session`` rapidocr's OrtInferSession never resolves or downloads a model.
+        """
+        section = self._cfg[name].copy()
+        section.engine_cfg = self._cfg.EngineConfig.onnxruntime
+        path = self._model_path(model_file)
+        section.model_path = str(path)
+        try:
+            session = self._session(path)
+        except Exception as exc:
+            raise ModelUnavailableError(f"rapidocr model {model_file} failed to load: {exc}") from exc
+        with self._flag_override(section, "allow_objects", True):
+            section.session = session
+        return section
+
+    def _load_recognizer(self):
+        if self._rec is not None:
+            return self._rec
+        with self._rec_lock:
+            if self._rec is None:
+                from rapidocr.ch_ppocr_rec import TextRecognizer as _RapidRec
+
+                rec_cfg = self._section("Rec", _RAPIDOCR_REC_MODEL)
+                rec_cfg.font_path = None
+                rec_cfg.model_root_dir = str(self._model_dir)
+                # The character table is embedded in the ONNX metadata; without it rapidocr
+                # would download a dictionary file, which we never allow.
+                meta = rec_cfg.session.get_modelmeta().custom_metadata_map
+                if "character" not in meta:
+                    raise ModelUnavailableError(
+                        f"rapidocr recogniser {_RAPIDOCR_REC_MODEL} carries no character table; "
+                        "reinstall rapidocr (pip install --force-reinstall 'rapidocr>=3.10')"
+                    )
+                try:
+                    self._rec = _RapidRec(rec_cfg)
+                except Exception as exc:
+                    raise ModelUnavailableError(f"rapidocr recogniser failed to load: {exc}") from exc
+        return self._rec
+
+    def detect(self, image_bgr: np.ndarray) -> tuple[list[np.ndarray], list[float]]:
+        return self.detect_many([image_bgr])[0]
+
+    def detect_many(self, images: list[np.ndarray]) -> list[tuple[list[np.ndarray], list[float]]]:
+        """:meth:`detect` for several frames; frames of one size go through the network as one batch.
+
+        rapidocr's ``TextDetector.__call__`` is bypassed for two reasons: its preprocessing normalises
+        in float64 (a sixth of the detector's time at 320 px), and it sorts the boxes into reading order
+        without reordering their scores, so score i belonged to another box whenever the sort moved one
+        (our ``min_box_score`` filter then dropped or kept the wrong boxes). The resize, normalisation
+        and DB post-processing are rapidocr's own settings; boxes and scores are sorted together.
+        """
+        checked = [check_image(im) for im in images]
+        out: list[tuple[list[np.ndarray], list[float]]] = [([], []) for _ in checked]
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for i, im in enumerate(checked):
+            by_shape.setdefault(im.shape[:2], []).append(i)
+        for (h, w), idx in by_shape.items():
+            size = _det_input_size(h, w)
+            if size is None:  # smaller than half the network's 32 px stride: nothing to find
+                continue
+            batch = np.stack([self._det_input(checked[i], size) for i in idx])
+            try:
+                maps = self._det.session(batch)
+            except Exception as exc:
+                raise ScoringError(f"text detection failed: {exc}") from exc
+            for j, i in enumerate(idx):
+                # rapidocr maps boxes back from the network's resized input to the frame.
+                boxes, scores = self._det.postprocess_op(maps[j:j + 1], (h, w))
+                if len(boxes) == 0:
+                    continue
+                order = _reading_order(np.asarray(boxes))
+                out[i] = ([np.asarray(boxes[k], dtype=np.float32).reshape(-1, 2) for k in order],
+                          [float(scores[k]) for k in order])
+        return out
+
+    def _det_input(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """CHW float32 network input: resized as rapidocr does (cv2 bilinear to ``size``), then
+        ``(x / 255 - mean) / std`` per channel folded into one multiply-add in float32."""
+        x = cv2.resize(image, size).astype(np.float32)
+        x *= self._det_scale
+        x -= self._det_shift
+        return x.transpose(2, 0, 1)
+
+    def recognize(self, image_bgr: np.ndarray, polygons: list[np.ndarray]) -> list[str]:
+        return [t for t, _ in self.recognize_scored(image_bgr, polygons)]
+
+    def recognize_scored(self, image_bgr: np.ndarray, polygons: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Recognised text and the recogniser's confidence for each polygon."""
+        if not polygons:
+            return []
+        from rapidocr.ch_ppocr_rec import TextRecInput
+
+        image = check_image(image_bgr)
+        crops = [crop_polygon(image, p) for p in polygons]
+        try:
+            out = self._load_recognizer()(TextRecInput(img=crops))
+        except ModelUnavailableError:
+            raise
+        except Exception as exc:
+            raise ScoringError(f"text recognition failed: {exc}") from exc
+        scores = list(out.scores) if out.scores is not None else [1.0] * len(crops)
+        return [(str(t).strip(), float(sc)) for t, sc in zip(out.txts, scores, strict=True)]
+
+
+# --------------------------------------------------------------------------------------------
+# scoring
+# --------------------------------------------------------------------------------------------
+
+
+def text_mask(shape: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:
+    """uint8 mask (1 = text) of the UNION of ``polygons`` on an image of ``shape`` (h, w)."""
+    mask = np.zeros(shape[:2], dtype=np.uint8)
+    if polygons:
+        # One fillPoly call per polygon: given several polygons at once, fillPoly fills them as
+        # one shape with the even-odd rule, so where two boxes overlap the pixels cancel out.
+        for polygon in polygons:
+            pts = np.round(np.asarray(polygon, dtype=np.float32).reshape(-1, 2)).astype(np.int32)
+            cv2.fillPoly(mask, [pts], 1)
+    return mask
+
+
+def _readable(text: str, score: float, min_rec_score: float) -> bool:
+    """A detection counts as text when the recogniser reads >= 2 letters/digits from it with at least
+    ``min_rec_score`` confidence. Textures, faces and colour bars trip the detector at box scores
+    as high as real subtitles, but read as nothing or as one low-confidence glyph."""
+    return score >= min_rec_score and sum(ch.isalnum() for ch in text) >= 2
+
+
+def score_text(
+    detector: TextDetector,
+    frames: list[np.ndarray],
+    recognize: bool = True,
+    min_box_score: float = 0.5,
+    verify: bool = True,
+    min_rec_score: float = 0.5,
+) -> dict:
+    """Text coverage of a clip from a few of its frames (BGR, analysis resolution).
+
+    ``text_area``: max over frames of the fraction of the frame covered by the union of text
+    boxes; ``box_count``: max boxes on one frame; ``frames_with_text``: frames with >= 1 box;
+    ``text_sample``: the text recognised on the frame with the largest area (" | "-joined,
+    at most 200 characters; "" without text or with ``recognize`` and ``verify`` off).
+    With ``verify`` every detected box is read by the recogniser and kept only when it reads as
+    text (see :func:`_readable`): one recognition pass per frame that has boxes.
+    """
+    if not frames:
+        raise ScoringError("no frames to score for text")
+    best_area, best_count, with_text = 0.0, 0, 0
+    best_frame: np.ndarray | None = None
+    best_polys: list[np.ndarray] = []
+    best_texts: list[str] | None = None
+    # One network call for the clip's frames where the backend batches (rapidocr); else one per frame.
+    detections = (detector.detect_many(frames) if hasattr(detector, "detect_many")
+                  else [detector.detect(f) for f in frames])
+    for frame, (polygons, scores) in zip(frames, detections, strict=True):
+        kept = [p for p, s in zip(polygons, scores, strict=True) if s >= min_box_score]
+        texts = None
+        if verify and kept:
+            read = (detector.recognize_scored(frame, kept) if hasattr(detector, "recognize_scored")
+                    else [(t, 1.0) for t in detector.recognize(frame, kept)])
+            pairs = [(p, t) for p, (t, sc) in zip(kept, read, strict=True) if _readable(t, sc, min_rec_score)]
+            kept, texts = [p for p, _ in pairs], [t for _, t in pairs]
+        best_count = max(best_count, len(kept))
+        if not kept:
+            continue
+        with_text += 1
+        area = float(text_mask(frame.shape, kept).mean())
+        if area > best_area:
+            best_area, best_frame, best_polys, best_texts = area, frame, kept, texts
+    sample = ""
+    if best_texts is not None:
+        sample = TEXT_SAMPLE_SEP.join(t for t in best_texts if t)[:TEXT_SAMPLE_CHARS]
+    elif recognize and best_frame is not None:
+        texts = [t for t in detector.recognize(best_frame, best_polys) if t]
+        sample = TEXT_SAMPLE_SEP.join(texts)[:TEXT_SAMPLE_CHARS]
+    return {
+        "text_area": round(best_area, 6),
+        "box_count": int(best_count),
+        "frames_with_text": int(with_text),
+        "text_sample": sample,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+        shape = getattr(image, "shape", None)
+        raise ScoringError(f"expected an HxWx3 BGR frame, got {type(image).__name__} {shape}")
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+def _det_input_size(h: int, w: int) -> tuple[int, int] | None:
+    """(width, height) of the detector input for an ``h`` x ``w`` frame: rapidocr's rule for
+    ``limit_type: max`` (scale down only when a side exceeds the limit), each side rounded to a
+    multiple of 32; None when a side rounds to 0."""
+    ratio = min(1.0, DET_MAX_SIDE / max(h, w))
+    rh, rw = int(round(int(h * ratio) / 32) * 32), int(round(int(w * ratio) / 32) * 32)
+    return (rw, rh) if rh > 0 and rw > 0 else None
+
+
+def _reading_order(boxes: np.ndarray, line_gap: float = 10.0) -> np.ndarray:
+    """Indices of (n, 4, 2) boxes in rapidocr's reading order: by top-left y, boxes whose y differs
+    from the previous one by less than ``line_gap`` px form one line, lines left to right."""
+    y = boxes[:, 0, 1]
+    by_y = np.argsort(y, kind="stable")
+    line = np.concatenate([[0], np.cumsum(np.diff(y[by_y]) >= line_gap)])
+    return by_y[np.lexsort((boxes[by_y, 0, 0], line))]
+
+
+def crop_polygon(image: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Perspective-rectified crop of one text box (the crop PP-OCR's recogniser expects)."""
+    pts = np.asarray(polygon, dtype=np.float32).reshape(-1, 2)
+    if len(pts) != 4:  # curved-text polygons: use their minimum-area rectangle
+        pts = cv2.boxPoints(cv2.minAreaRect(pts)).astype(np.float32)
+    width = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3]), 1))
+    height = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2]), 1))
+    dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    crop = cv2.warpPerspective(
+        image,
+        cv2.getPerspectiveTransform(pts, dst),
+        (width, height),
+        borderMode=cv2.BORDER_REPLICATE,
+        flags=cv2.INTER_CUBIC,
+    )
+    if height >= 1.5 * width:  # vertical text line: the recogniser reads left to right
+        crop = np.ascontiguousarray(np.rot90(crop))
+    return crop
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
