@@ -30,11 +30,11 @@ def build_captioner(cfg: dict):
     if backend == "none":
         return None
     if backend == "transformers":
-        from .captioning.transformers_backend import TransformersCaptioner
+        from .transformers_backend import TransformersCaptioner
 
         return TransformersCaptioner.from_config(cfg)
     if backend == "openai":
-        from .captioning.openai_backend import OpenAICaptioner
+        from .openai_backend import OpenAICaptioner
 
         return OpenAICaptioner(cfg)
     raise ConfigError(f"captions.backend must be transformers, openai or none; got {backend!r}")
@@ -60,8 +60,8 @@ def caption_key(model_id: str, prompt_version: str, cfg: dict) -> str:
 
 
 def run_captions(store: Store, shard: str, config: dict, progress: StepProgress = no_progress) -> dict:
-    from .captioning.base import CaptionRequest, load_prompt
-    from .coarse.frames import decode_jpeg
+    from .base import CaptionRequest, load_prompt
+    from ..coarse.frames import decode_jpeg
 
     cfg = config["captions"]
     chash = section_hash(config, "captions")

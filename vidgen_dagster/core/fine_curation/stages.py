@@ -31,11 +31,11 @@ def build_judge_model(cfg: dict):
     if backend == "none":
         return None
     if backend == "transformers":
-        from .backends.transformers_chat import TransformersChatModel
+        from ..backends.transformers_chat import TransformersChatModel
 
         return TransformersChatModel.from_config(cfg)
     if backend == "openai":
-        from .backends.openai_client import OpenAIChatModel
+        from ..backends.openai_client import OpenAIChatModel
 
         return OpenAIChatModel.from_config(cfg)
     raise ConfigError(f"judge.backend must be transformers, openai or none; got {backend!r}")
@@ -52,9 +52,9 @@ def _sha(text: str) -> str:
 
 
 def run_caption_checks(store: Store, shard: str, config: dict, progress: StepProgress = no_progress) -> dict:
-    from .captioning.base import load_prompt
-    from .fine_curation.judge import LLMJudge
-    from .fine_curation.rules import RULES_VERSION, check_caption
+    from ..captioning.base import load_prompt
+    from .judge import LLMJudge
+    from .rules import RULES_VERSION, check_caption
 
     jcfg = config["judge"]
     chash = section_hash(config, "judge", "visual")
@@ -67,7 +67,7 @@ def run_caption_checks(store: Store, shard: str, config: dict, progress: StepPro
     # Alignment: the coarse stage's CLIP model, the stored clip embeddings.
     align_unavailable, clip_scorer = None, None
     if ok:
-        from .coarse.scoring.visual import build_visual_scorer
+        from ..coarse.scoring.visual import build_visual_scorer
 
         try:
             clip_scorer = build_visual_scorer(config["visual"])
