@@ -276,6 +276,8 @@ def cmd_models(args) -> int:
             print("nothing to fetch for this configuration")
         return 0
     failures = registry.pull(config)
+    if failures:
+        print(f"{len(failures)} of {len(plan)} fetches failed (see the FAILED lines above)")
     return 1 if failures else 0
 
 

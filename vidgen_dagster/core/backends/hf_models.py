@@ -47,13 +47,26 @@ class HFSource:
         return f"{self.repo_id}@{self.revision}" if self.repo_id else str(self.folder or "")
 
 
+def pinned_revision(spec: str, revision: str | None, default_model: str, pin: str) -> str:
+    """The revision of ``spec`` to fetch and load: ``revision`` when set, else ``pin`` when ``spec`` is
+    ``default_model`` (the registry's pinned commit), else ``main``."""
+    rev = str(revision or "").strip()
+    if rev:
+        return rev
+    return pin if str(spec or "").strip() == default_model else "main"
+
+
 def resolve_hf_model(spec: str, revision: str = "", *, key: str, what: str = "model",
-                     cache_dir: str | Path | None = None) -> HFSource:
+                     cache_dir: str | Path | None = None,
+                     allow_patterns: tuple[str, ...] | None = None) -> HFSource:
     """Resolve ``spec`` (an HF repo id or a local folder) without loading or downloading anything.
 
     ``key`` is the config key that names the model (e.g. ``captions.model``), used in messages; ``what``
     names the kind of model (``VLM``, ``judge LLM``). An HF id is looked up only in the local HF cache
-    (``cache_dir``, default ``$HF_HUB_CACHE``) at ``revision`` (empty: ``main``).
+    (``cache_dir``, default ``$HF_HUB_CACHE``) at ``revision`` (empty: ``main``). ``allow_patterns``
+    are the files the loader needs (what ``vidgen models pull`` fetches): huggingface_hub records the
+    repo's whole file list next to a snapshot it downloaded and, without them, calls a snapshot holding
+    only those files incomplete.
     """
     spec = str(spec or "").strip()
     if not spec:
@@ -72,7 +85,8 @@ def resolve_hf_model(spec: str, revision: str = "", *, key: str, what: str = "mo
     try:
         from huggingface_hub import snapshot_download
 
-        folder = Path(snapshot_download(spec, revision=rev, cache_dir=hub, local_files_only=True))
+        folder = Path(snapshot_download(spec, revision=rev, cache_dir=hub, local_files_only=True,
+                                        allow_patterns=list(allow_patterns) if allow_patterns else None))
     except Exception:  # LocalEntryNotFoundError, invalid repo id, unreadable cache
         return HFSource(None, missing)
     why = check_model_folder(folder)

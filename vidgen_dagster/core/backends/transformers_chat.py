@@ -4,8 +4,9 @@
 through its own chat template. Config keys (the judge's config section):
 
 * ``model``: an HF repo id (default :data:`DEFAULT_JUDGE_LLM`, the paper's LLaMA 3.1) or a local folder.
-* ``revision``: the revision of an HF id (empty: ``main``, i.e. whatever ``refs/main`` of the local HF
-  cache points at). The snapshot's commit ends up in ``model_id`` (``<repo>@<commit>``).
+* ``revision``: the revision of an HF id (empty: :data:`JUDGE_LLM_REVISION` for
+  :data:`DEFAULT_JUDGE_LLM`, else ``main``, i.e. whatever ``refs/main`` of the local HF cache points
+  at). The snapshot's commit ends up in ``model_id`` (``<repo>@<commit>``).
 * ``device``: ``auto`` (CUDA when present) | ``cpu`` | ``cuda`` | ``cuda:N``.
 * ``dtype``: ``auto`` (bfloat16 on CUDA, float16 where bf16 is unsupported, float32 on the CPU) |
   ``float32`` | ``bfloat16`` | ``float16``.
@@ -27,10 +28,13 @@ from typing import Any
 
 from ..common.errors import ConfigError, ModelUnavailableError, ScoringError
 from .chat import Completion
-from .hf_models import HFSource, hf_cache_dir, resolve_hf_model
+from .hf_models import HFSource, hf_cache_dir, pinned_revision, resolve_hf_model
 
 # VidGen-1M's fine curation uses LLaMA 3.1 to check captions.
 DEFAULT_JUDGE_LLM = "meta-llama/Llama-3.1-8B-Instruct"
+# The commit of huggingface.co/meta-llama/Llama-3.1-8B-Instruct that `vidgen models pull` fetches and
+# the judge loads (the snapshot folder name in HF caches and the `revision` other projects pin).
+JUDGE_LLM_REVISION = "0e9e39f249a16976918f6564b8830bc894c89659"
 # Files a text LLM snapshot needs (the repos also hold original/ consolidated .pth copies).
 LLM_ALLOW_PATTERNS = ("*.json", "*.safetensors", "*.jinja", "tokenizer.model", "*.txt")
 
@@ -160,10 +164,18 @@ def seeded(seed: int, device: str) -> Iterator[None]:
 
 # --- the chat model ---------------------------------------------------------------------------------
 
+def chat_model_revision(cfg: dict) -> str:
+    """The revision to load: the section's ``revision``, else :data:`JUDGE_LLM_REVISION` for
+    :data:`DEFAULT_JUDGE_LLM`, else ``main``."""
+    return pinned_revision(cfg.get("model") or DEFAULT_JUDGE_LLM, cfg.get("revision"), DEFAULT_JUDGE_LLM,
+                           JUDGE_LLM_REVISION)
+
+
 def resolve_chat_model(cfg: dict, *, cache_dir: str | Path | None = None, section: str = "judge") -> HFSource:
     """Where the judge LLM would load from (``cfg`` is its config section), without loading."""
-    return resolve_hf_model(cfg.get("model") or DEFAULT_JUDGE_LLM, cfg.get("revision") or "",
-                            key=f"{section}.model", what="judge LLM", cache_dir=cache_dir)
+    return resolve_hf_model(cfg.get("model") or DEFAULT_JUDGE_LLM, chat_model_revision(cfg),
+                            key=f"{section}.model", what="judge LLM", cache_dir=cache_dir,
+                            allow_patterns=LLM_ALLOW_PATTERNS)
 
 
 class TransformersChatModel:

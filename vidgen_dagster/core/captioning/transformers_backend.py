@@ -19,8 +19,9 @@ captions each clip from its frames:
 Config keys (the ``captions`` section):
 
 * ``model``: an HF repo id (default :data:`DEFAULT_VLM`) or a local folder.
-* ``revision``: the revision of an HF id (empty: ``main``, whatever ``refs/main`` of the local HF cache
-  points at); ``model_id`` records the snapshot's commit (``<repo>@<commit>``), or the folder path.
+* ``revision``: the revision of an HF id (empty: :data:`VLM_REVISION` for :data:`DEFAULT_VLM`, else
+  ``main``, whatever ``refs/main`` of the local HF cache points at); ``model_id`` records the
+  snapshot's commit (``<repo>@<commit>``), or the folder path.
 * ``device``: ``auto`` (CUDA when present) | ``cpu`` | ``cuda`` | ``cuda:N``.
 * ``dtype``: ``auto`` (bfloat16 on CUDA, float16 where bf16 is unsupported, float32 on the CPU) |
   ``float32`` | ``bfloat16`` | ``float16``.
@@ -44,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends.hf_models import pinned_revision
 from ..backends.transformers_chat import (
     HFSource,
     eos_token_ids,
@@ -62,6 +64,10 @@ from .base import CaptionRequest, CaptionResult
 # (transformers >= 4.49). The paper used VILA, which needs remote code; Qwen2.5-VL is the closest
 # natively supported open model for dense video captioning.
 DEFAULT_VLM = "Qwen/Qwen2.5-VL-7B-Instruct"
+# The commit of huggingface.co/Qwen/Qwen2.5-VL-7B-Instruct that `vidgen models pull` fetches and the
+# captioner loads (the snapshot folder name in HF caches and the `revision` other projects pin, e.g.
+# vLLM deployment tables; pinned like CLIP_REVISION so a moved `main` never changes captions silently).
+VLM_REVISION = "cc594898137f460bfe9f0759e9844b3ce807cfb5"
 # Files a VLM snapshot needs: configs (model, generation, processor, preprocessor, tokenizer), weights,
 # tokenizer vocab/merges, and a chat template kept in its own file.
 VLM_ALLOW_PATTERNS = ("*.json", "*.safetensors", "*.jinja", "*.txt", "tokenizer.model")
@@ -75,9 +81,15 @@ def resolve_vlm(cfg: dict, *, cache_dir: str | Path | None = None) -> tuple[str 
     return src.folder, src.where
 
 
+def vlm_revision(cfg: dict) -> str:
+    """The revision to load: ``captions.revision``, else :data:`VLM_REVISION` for :data:`DEFAULT_VLM`,
+    else ``main``."""
+    return pinned_revision(cfg.get("model") or DEFAULT_VLM, cfg.get("revision"), DEFAULT_VLM, VLM_REVISION)
+
+
 def _resolve(cfg: dict, cache_dir: str | Path | None) -> HFSource:
-    return resolve_hf_model(cfg.get("model") or DEFAULT_VLM, cfg.get("revision") or "", key="captions.model",
-                            what="captioning VLM", cache_dir=cache_dir)
+    return resolve_hf_model(cfg.get("model") or DEFAULT_VLM, vlm_revision(cfg), key="captions.model",
+                            what="captioning VLM", cache_dir=cache_dir, allow_patterns=VLM_ALLOW_PATTERNS)
 
 
 def _model_classes():

@@ -88,7 +88,7 @@ def clip_revision(cfg: dict) -> str:
 def _resolve(cfg: dict, cache_dir: str | Path | None) -> HFSource:
     spec = str(cfg.get("clip_model") or DEFAULT_CLIP).strip()
     return resolve_hf_model(spec, clip_revision(cfg), key="visual.clip_model", what="CLIP model",
-                            cache_dir=cache_dir)
+                            cache_dir=cache_dir, allow_patterns=CLIP_ALLOW_PATTERNS)
 
 
 def resolve_clip(cfg: dict, *, cache_dir: str | Path | None = None) -> tuple[str | None, str]:
