@@ -1,16 +1,18 @@
 """Scoring the caption rule detectors against the labelled caption sets in ``tests/data``.
 
 Shared by ``tests/test_caption_rules.py`` and ``benchmarks/caption_rules_accuracy.py`` so both report the same
-figures from the same split. ``captions_unseen.jsonl`` (guideline: ``captions_unseen.md``) is split into a tuning
-half and a held-out half: the rules may be tuned on the first only, the second measures them on wording nobody
-tuned for.
+figures from the same files.
+
+* Tuning material (:data:`TUNING_FILES`): every set the rules have been written or tuned against -- the development
+  set, ``captions_unseen.jsonl`` (both of its former halves: its held-out half was looked at while tuning, so it no
+  longer measures generalisation), ``captions_tuning_extra.jsonl`` and ``captions_tuning_more.jsonl``.
+* Held out (:data:`FRESH`): ``captions_fresh.jsonl``, written by another author without reading the rules and never
+  used for tuning. Its disagreements are printed only on request, so that tuning does not look at them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,35 +20,20 @@ from vidgen_dagster.core.fine_curation import LABELS
 from vidgen_dagster.core.fine_curation.rules import check_caption
 
 DATA = Path(__file__).resolve().parent / "data"
-UNSEEN = DATA / "captions_unseen.jsonl"
 ORIGINAL = DATA / "captions_labelled.jsonl"
-# Written after the first held-out measurement, for tuning only (never split, never held out).
+UNSEEN = DATA / "captions_unseen.jsonl"  # guideline: captions_unseen.md
 TUNING_EXTRA = DATA / "captions_tuning_extra.jsonl"
+TUNING_MORE = DATA / "captions_tuning_more.jsonl"
+TUNING_FILES = (ORIGINAL, UNSEEN, TUNING_EXTRA, TUNING_MORE)
+FRESH = DATA / "captions_fresh.jsonl"  # guideline: captions_fresh.md; held out, never tuned on
 
 
 def load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def split(items: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(tuning half, held-out half), stratified by label combination.
-
-    Within a stratum items are ordered by SHA-256 of their id (not by file order, which groups captions by the
-    style they were written in) and dealt alternately; the first item of each stratum goes to the half that is
-    behind, so odd-sized strata do not all favour one half. Adding captions can move others between halves:
-    re-measure the held-out half before and after a rules change on the same file.
-    """
-    strata: dict[tuple[bool, ...], list[dict]] = defaultdict(list)
-    for it in items:
-        strata[tuple(it[label] for label in LABELS)].append(it)
-    tune: list[dict] = []
-    held: list[dict] = []
-    for key in sorted(strata):
-        members = sorted(strata[key], key=lambda it: hashlib.sha256(it["id"].encode()).hexdigest())
-        first, second = (tune, held) if len(tune) <= len(held) else (held, tune)
-        for i, it in enumerate(members):
-            (first if i % 2 == 0 else second).append(it)
-    return tune, held
+def tuning_material() -> list[dict]:
+    return [it for path in TUNING_FILES for it in load(path)]
 
 
 @dataclass

@@ -1,17 +1,18 @@
 """Fine-curation rule detectors against hand-labelled caption sets (``tests/data``, scored by ``caption_eval``).
 
-* ``captions_labelled.jsonl``: the development set the rules were first written against.
-* ``captions_unseen.jsonl`` (guideline: ``captions_unseen.md``): written independently of the rules and split into
-  a tuning half and a held-out half; the held-out half measures the rules on wording they were not tuned on.
-* ``captions_tuning_extra.jsonl``: more captions for tuning only.
+* Tuning material: ``captions_labelled.jsonl`` (the development set), ``captions_unseen.jsonl``,
+  ``captions_tuning_extra.jsonl`` and ``captions_tuning_more.jsonl`` -- everything the rules were written or tuned
+  against. Precision and recall >= 0.9 per label, per file.
+* Held out: ``captions_fresh.jsonl``, written by another author without reading the rules and never tuned on; it
+  measures the rules on wording they were not written for. Precision and recall >= 0.9 per label (issue 12).
 
-Each evaluation prints per-label precision/recall (``pytest -s``) and asserts both >= 0.9 per label.
+``pytest -s`` prints each table.
 """
 
 from __future__ import annotations
 
 import pytest
-from caption_eval import ORIGINAL, TUNING_EXTRA, UNSEEN, load, score, split, table
+from caption_eval import FRESH, TUNING_FILES, load, score, table, tuning_material
 
 from vidgen_dagster.core.fine_curation import LABELS
 from vidgen_dagster.core.fine_curation.rules import RULES_VERSION, RuleResult, check_caption
@@ -19,10 +20,7 @@ from vidgen_dagster.core.fine_curation.rules import RULES_VERSION, RuleResult, c
 MIN_PRECISION = 0.9
 MIN_RECALL = 0.9
 
-ITEMS = load(ORIGINAL)
-TUNE, HELD_OUT = split(load(UNSEEN))
-TUNING = TUNE + load(TUNING_EXTRA)
-ALL = ITEMS + TUNING + HELD_OUT
+TUNING = tuning_material()
 
 
 def _check(item: dict) -> RuleResult:
@@ -40,34 +38,32 @@ def _assert_targets(name: str, items: list[dict], metrics=("precision", "recall"
 
 
 # --------------------------------------------------------------------------------------------------
-# Precision / recall per label
+# Precision / recall per label: tuning material
 # --------------------------------------------------------------------------------------------------
-def test_precision_recall_development_set():
-    _assert_targets("the development set", ITEMS)
+@pytest.mark.parametrize("path", TUNING_FILES, ids=lambda p: p.stem)
+def test_precision_recall_tuning_file(path):
+    _assert_targets(path.name, load(path))
 
 
-def test_precision_recall_tuning_set():
-    _assert_targets("the tuning half + tuning batch", TUNING)
+# --------------------------------------------------------------------------------------------------
+# Precision / recall per label: the held-out set (never tuned on; its disagreements are not printed)
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def held_out() -> list[dict]:
+    return load(FRESH)
 
 
-def test_split_is_a_stratified_partition():
-    """The held-out half is disjoint from the tuning half and holds about half of every label."""
-    unseen = load(UNSEEN)
-    tune_ids = {it["id"] for it in TUNE}
-    held_ids = {it["id"] for it in HELD_OUT}
-    assert not tune_ids & held_ids and tune_ids | held_ids == {it["id"] for it in unseen}
-    assert not held_ids & {it["id"] for it in load(TUNING_EXTRA)}
-    for label in LABELS:
-        n_tune = sum(it[label] for it in TUNE)
-        n_held = sum(it[label] for it in HELD_OUT)
-        assert abs(n_tune - n_held) <= 2 and n_held >= 25, (label, n_tune, n_held)
-    # deterministic and independent of the order of lines in the file
-    assert {it["id"] for it in split(unseen[::-1])[1]} == held_ids
+def _assert_held_out(items: list[dict], metric: str, label: str) -> None:
+    scores, _ = score(items)
+    value = getattr(scores[label], metric)
+    print(f"\ncaption rules {RULES_VERSION} on {FRESH.name} ({len(items)} captions)\n{table(scores)}")
+    target = MIN_PRECISION if metric == "precision" else MIN_RECALL
+    assert value >= target, (FRESH.name, label, metric, round(value, 3))
 
 
 @pytest.mark.parametrize("label", LABELS)
-def test_held_out_precision(label):
-    _assert_targets("the held-out half", HELD_OUT, metrics=("precision",), labels=(label,))
+def test_held_out_precision(held_out, label):
+    _assert_held_out(held_out, "precision", label)
 
 
 @pytest.mark.parametrize(
@@ -75,21 +71,20 @@ def test_held_out_precision(label):
     [
         pytest.param(
             "scene_transition",
-            # Measured, not met: the rules find ~0.8 of the held-out transitions (0.30 before tuning). Each new
-            # batch of captions brings wording no phrase list anticipates; the LLM judge covers the tail. Strict:
-            # when the rules do reach the target, this xpass fails and the marker must go.
+            # Not yet measured on captions_fresh.jsonl (rules-4 was tuned without looking at it); the old held-out
+            # half read 0.78. Strict: when the rules reach the target this xpass fails and the marker must go.
             marks=pytest.mark.xfail(strict=True, reason="held-out scene_transition recall below 0.9 (issue 12)"),
         ),
         "frame_level",
         "reduplication",
     ],
 )
-def test_held_out_recall(label):
-    _assert_targets("the held-out half", HELD_OUT, metrics=("recall",), labels=(label,))
+def test_held_out_recall(held_out, label):
+    _assert_held_out(held_out, "recall", label)
 
 
 def test_flagged_matches_labels():
-    for it in ALL:
+    for it in TUNING:
         result = _check(it)
         assert set(result.labels) == set(LABELS) == set(result.reasons)
         assert result.flagged == any(result.labels.values())
@@ -98,7 +93,7 @@ def test_flagged_matches_labels():
 
 
 def test_deterministic():
-    for it in ITEMS[:20]:
+    for it in TUNING[::20]:
         assert _check(it) == _check(it)
 
 
@@ -127,6 +122,15 @@ CLEAN_PAD = " The lighting is soft and natural, and the camera is steady."
         "A photographer moves the tripod to frame another shot of the waterfall.",
         "She writes a note and glances at it before returning to her typing.",
         "A basketball player takes several shots at the hoop during practice.",
+        # rules-4 gates: subject movement, camera movement / one take, negation, a screen inside the picture, light
+        "A woman reads in a park. Then she walks into a cafe and orders a coffee.",
+        "A toddler stacks blocks in a living room. Then she sits on the rug in the living room.",
+        "In one continuous take, the view changes from the rooftops to the bay as the drone climbs.",
+        "The movie on the laptop screen switches to a new scene while he eats popcorn on the bed.",
+        "There is no cut here; the video never switches to another angle.",
+        "Meanwhile, in the background, a cat stretches on the sofa.",
+        "The scene shifts from daylight to dusk as the sun sets over the harbor.",
+        "The clip begins in a hallway and ends in the classroom as she walks to her desk.",
     ],
 )
 def test_scene_transition_negatives(caption):
@@ -197,6 +201,13 @@ def test_reduplication_negatives(caption):
         ("Top left: a child holds a balloon. Top right: the balloon floats away.", "frame_level"),
         ("A farmer plows a field. We are then taken to a market in town.", "scene_transition"),
         ("A dog naps. Now we're in a vet clinic where it is examined.", "scene_transition"),
+        # rules-4 structure: a new place after a sequence marker, list items in different places, begins/ends
+        ("A dog naps on a lawn. Later in the video, it sleeps in a kennel.", "scene_transition"),
+        ("0-3s: a woman stretches in a gym. 3-6s: she drinks water in her kitchen.", "scene_transition"),
+        ("The clip begins in a classroom and ends in a gymnasium.", "scene_transition"),
+        ("Setting: a riding arena, then a forest trail.", "scene_transition"),
+        ("The setting changes from a quiet library to a loud nightclub.", "scene_transition"),
+        ("A woman boxes in a gym. Switch to a quiet bedroom: she sleeps.", "scene_transition"),
         ("A boy flies a kite on a hill. A boy is flying a kite on a hill.", "reduplication"),
         ("Key elements:\n- a red kayak\n- a calm river\n- a heron and the", "reduplication"),
         ("The man is walking the man is walking the man is walking the man is walking.", "reduplication"),
@@ -237,6 +248,9 @@ def test_finish_reason_length_is_truncation_even_with_a_period():
 def test_reasons_quote_the_evidence():
     result = check_caption("A woman walks her dog. The video then cuts to a close-up of the dog drinking.")
     assert result.reasons["scene_transition"] == ['scene change: "The video then cuts to"']
+
+    result = check_caption("A dog naps on a lawn. Later in the video, it sleeps in a kennel.")
+    assert result.reasons["scene_transition"] == ['place change: "Later ... in a kennel"']
 
     result = check_caption("There is a cut to the interior of the car.")
     assert 'cut phrase: "a cut to"' in result.reasons["scene_transition"]

@@ -23,7 +23,7 @@ _FRAME_NEG_PREFIX = re.compile(
     r"\b(?:picture|window|door|bicycle|bike|photo|wooden|metal|steel|bed|glasses|house|climbing)\s*$", _I
 )
 
-_FRAME_GATE = "frame|image|picture|photo|still|snapshot|screenshot"
+_FRAME_GATE = "frame|image|picture|photo|still|snapshot|screenshot|pic|panel"
 _FRAMES_GATE = "frames|images|pictures|photos|photographs|stills|snapshots|screenshots"
 _FL_PATTERNS: list[Rule] = [
     # "the first frame", "in the second image", "the last picture", "the next image shows"
@@ -32,15 +32,17 @@ _FL_PATTERNS: list[Rule] = [
         (_FRAME_GATE,),
         # determiner optional: "First image: ...", "comparing the first and last frames"
         re.compile(
-            rf"\b(?:(?:the|in\s+the)\s+)?{_ORD}(?:\s+(?:and|&|or|to)\s+{_ORD})?\s+{_FRAME_NOUN}s?\b", _I
+            rf"\b(?:(?:the|in\s+the)\s+)?{_ORD}(?:\s+(?:and|&|or|to)\s+{_ORD})?"
+            rf"(?:\s+(?:two|three|four|few|couple\s+of))?\s+{_FRAME_NOUN}s?\b",
+            _I,
         ),
     ),
     # "the top-left image", "in the bottom-right frame": a grid of frames
     (
         "frame grid",
-        (_FRAME_GATE, "top|bottom|left|right|middle|center|centre"),
+        (_FRAME_GATE, "top|bottom|left|right|middle|center|centre|central"),
         re.compile(
-            r"\b(?:top|bottom|upper|lower|middle|center|centre|left|right)"
+            r"\b(?:top|bottom|upper|lower|middle|center|centre|left|right|leftmost|rightmost|central)"
             r"(?:[-\s](?:left|right|middle|center))?"
             rf"\s+(?:{_FRAME_NOUN}|panel)s?\b(?!\s+(?:corner|edge|side|of\s+the\s+(?:room|wall|house)))",
             _I,
@@ -51,7 +53,7 @@ _FL_PATTERNS: list[Rule] = [
         "frame number",
         (_FRAME_GATE,),
         # plural and "pic" too: "Frames 1-2:", "pic 2 is the same plate"
-        re.compile(rf"\b(?:frame|image|picture|photo|pic)s?\s*(?:#|no\.?)?\s*{_NUMWORD}\b(?!\s*%)", _I),
+        re.compile(rf"\b(?:frame|image|picture|photo|pic|panel)s?\s*(?:#|no\.?)?\s*{_NUMWORD}\b(?!\s*%)", _I),
     ),
     # "in these images", "in some of the images", "across the frames"
     (
@@ -100,6 +102,27 @@ _FL_PATTERNS: list[Rule] = [
         re.compile(r"\beach\s+(?:frame|image|still|picture)\s+(?:shows|depicts|captures|features)\b", _I),
     ),
     ("frame sequence", ("by frame|by-frame",), re.compile(r"\bframe[-\s]by[-\s]frame\b", _I)),
+    # "the pictures in order", "the last of the images"
+    (
+        "frames as subject",
+        (_FRAMES_GATE,),
+        re.compile(
+            rf"\b(?:the|these|those)\s+{_FRAME_NOUNS}\s+in\s+(?:order|sequence|succession)\b|"
+            rf"\b{_ORD}\s+(?:few\s+|two\s+|three\s+)?of\s+the\s+{_FRAME_NOUNS}\b",
+            _I,
+        ),
+    ),
+    # "over the course of the images", "each picture in the sequence"
+    (
+        "frames as subject",
+        (_FRAME_GATE, "course|span|each|every"),
+        re.compile(
+            rf"\b(?:over|throughout|during|across)\s+the\s+(?:course|span)\s+of\s+the\s+{_FRAME_NOUNS}\b|"
+            r"\b(?:each|every)\s+(?:frame|image|picture|photo|still|snapshot)\s+(?:in|of)\s+the\s+"
+            r"(?:sequence|series|set|grid|collage)\b",
+            _I,
+        ),
+    ),
     # Tuned on the tuning half of tests/data/captions_unseen.jsonl (rules-2).
     # "From image to image, the tide comes in", "from one frame to the next"
     (
@@ -153,6 +176,8 @@ _NUM_ITEM = re.compile(
 )  # "1." "2)" "#3:"
 # Bulleted items ("- ", "* ", "• "); a "Shot 1:" / "Key:" label before the text is skipped.
 _BULLET_ITEM = re.compile(r"^\s*[-*\u2022\u2013]\s+(?:\w+(?:\s+\d+)?\s*:\s*)?(.+?)\s*$", re.M)
+# "- Shot of a rooster ... - Shot of a farmer": a list of shots (scene_transition), not snapshots of one scene.
+_SHOT_HEADS = frozenset("shot shots clip clips scene scenes footage cut".split())
 _ITEM_DETERMINERS = frozenset("a an the this that these those its his her their".split())
 _LETTER_ITEM = re.compile(r"(?:^|\s)\(([a-h])\)\s+\w")
 
@@ -192,7 +217,7 @@ def _snapshot_bullets(caption: str) -> str | None:
         words = WORD.findall(item.lower())
         while words and words[0] in _ITEM_DETERMINERS:
             words = words[1:]
-        if words:
+        if words and words[0] not in _SHOT_HEADS:
             by_head.setdefault(words[0], set()).add(" ".join(words))
     head = next((h for h, texts in by_head.items() if len(texts) >= 2), None)
     return f"snapshot list: {len(items)} items, {quote(head)} in several" if head else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from vidgen_dagster.core.fine_curation import scene_structure
 from vidgen_dagster.core.fine_curation.rule_matching import Rule, gated, match_rules
 
 _I = re.IGNORECASE
@@ -63,7 +64,7 @@ _ST_PATTERNS: list[Rule] = [
     # "the shot changes and she is now ...", "the location changes:"
     (
         "scene change",
-        ("chang|switch|shift",),
+        ("chang|switch|shift|transition|cut|jump",),
         re.compile(
             rf"\b(?:scene|shot|setting|location|video|clip|footage|view|picture)\s+{_ST_ADV}"
             r"(?:changes|switches|shifts|transitions|cuts|jumps)"
@@ -74,8 +75,12 @@ _ST_PATTERNS: list[Rule] = [
     # "an abrupt edit takes us to", "mixes shots of"
     (
         "cut phrase",
-        ("edit|transition",),
-        re.compile(r"\b(?:abrupt|quick|sudden|hard|jump|jarring)\s+(?:edit|transition)s?\b", _I),
+        ("edit|transition|change|switch|shift|jump|cut",),
+        re.compile(
+            r"\b(?:abrupt|quick|sudden|hard|jump|jarring)\s+(?:edit|transition)s?\b|"
+            r"\b(?:abrupt|sudden|jarring)\s+(?:change|switch|shift|jump|cut)\s+(?:of\s+scene\s+)?to\b",
+            _I,
+        ),
     ),
     (
         "multi-shot phrase",
@@ -132,8 +137,9 @@ _ST_PATTERNS: list[Rule] = [
         "cut phrase",
         ("cut",),
         re.compile(
-            r"(?:^|[.;:!?\n]\s*|^\s*[-*\u2022]\s+|\n\s*[-*\u2022]\s+)(?:then\s+)?cuts?\s+(?:back\s+|away\s+)?to\b"
+            r"(?:^|[.;:!?,\n]\s*|^\s*[-*\u2022]\s+|\n\s*[-*\u2022]\s+)(?:then\s+)?cuts?\s+(?:back\s+|away\s+)?to\b"
             + _ST_NOT_DIRECTION
+            + r"(?!\s+(?:size|length|shape|pieces|fit|ribbons|order|the\s+chase|the\s+bone)\b)"
             + r"|\bcuts?\s+(?:back|away)\s+to\b",
             _I,
         ),
@@ -144,16 +150,16 @@ _ST_PATTERNS: list[Rule] = [
         ("switch|transition|cut|jump",),
         re.compile(
             rf"\b(?:switch(?:es|ing)?|transitions?|transitioning|cuts?|cutting|jumps?|jumping)\s+"
-            rf"(?:back\s+)?(?:in)?to\s+(?:an?\s+|the\s+)?(?:\w+\s+)?{_EDIT_NOUN}\b",
+            rf"(?:back\s+)?(?:in)?to\s+(?:an?\s+|the\s+)?(?:[\w'-]+\s+){{0,2}}?{_EDIT_NOUN}\b",
             _I,
         ),
     ),
     # "in the next scene", "in the following shot", "the final clip"
     (
         "next-shot phrase",
-        ("next|following|subsequent|second|third|final|last", "scene|shot|clip|segment|sequence"),
+        ("next|following|subsequent|second|third|final|last|closing", "scene|shot|clip|segment|sequence"),
         re.compile(
-            r"\b(?:next|following|subsequent|second|third|final|last)\s+(?:scene|shot|clip|segment|sequence)s?\b",
+            r"\b(?:next|following|subsequent|second|third|final|last|closing)\s+(?:scene|shot|clip|segment|sequence)s?\b",
             _I,
         ),
     ),
@@ -209,7 +215,7 @@ _ST_PATTERNS: list[Rule] = [
             _I,
         ),
     ),
-    ("location change", ("elsewhere",), re.compile(r"(?:^|[.;!?]\s+)elsewhere\b", _I)),
+    ("location change", ("elsewhere",), re.compile(r"(?:^|[.;!?]\s+|,\s+|\band\s+)elsewhere\b", _I)),
     # "Later, he is shown ...", "Later that night", "The next day"
     (
         "time jump",
@@ -255,8 +261,8 @@ _ST_PATTERNS: list[Rule] = [
     # "interspersed with shots of", "intercut/spliced with"
     (
         "cross-cutting",
-        ("interspers|spliced|punctuated",),
-        re.compile(r"\b(?:interspersed|spliced|punctuated)\s+(?:with|by)\b", _I),
+        ("interspers|spliced|punctuated|interwoven|interleaved|intercut",),
+        re.compile(r"\b(?:interspersed|spliced|punctuated|interwoven|interleaved|intercut)\s+(?:with|by)\b", _I),
     ),
     # "goes back and forth between the pianist and the conductor", "jump between these locations"
     (
@@ -306,7 +312,7 @@ _ST_PATTERNS: list[Rule] = [
     (
         "multi-shot phrase",
         ("scenes|shots|clips|segments", ":"),
-        re.compile(r"(?:^|\n)\s*(?:scenes|shots|clips|segments)\s*:", _I),
+        re.compile(r"(?:^|[.;]\s+|\n)\s*(?:scenes|shots|clips|segments)\s*:", _I),
     ),
     (
         "multi-shot phrase",
@@ -314,7 +320,7 @@ _ST_PATTERNS: list[Rule] = [
         re.compile(r"\b(?:scene|shot|clip|segment)\s*#?\s*(?:[2-9]|two|three|four)\s*[:\-\u2013\u2014)]", _I),
     ),
     # "Cut: a woman runs up the stairs" (screenplay shorthand)
-    ("cut phrase", ("cut",), re.compile(r"(?:^|[.;!?]\s+)cut\s*:", _I)),
+    ("cut phrase", ("cut",), re.compile(r"(?:^|[.;!?]\s+)cut\s*[:.!]", _I)),
     # "Aerial shots of a vineyard", "close-up shots of" (plural: more than one shot)
     (
         "multi-shot phrase",
@@ -348,8 +354,8 @@ _ST_PATTERNS: list[Rule] = [
         "location change",
         ("then seen|later seen|next seen|now seen|then shown|later shown|next shown|now shown",),
         re.compile(
-            r"\b(?:is|are)\s+(?:then|later|next|now)\s+(?:seen|shown)\s+(?:\w+\s+){0,3}?(?:in|at|inside)\s+"
-            r"(?:an?|another)\s+",
+            r"\b(?:is|are)\s+(?:then|later|next|now)\s+(?:seen|shown)\s+(?:\w+\s+){0,3}?(?:in|at|inside|on)\s+"
+            r"(?:an?\s|another\s|home\b|school\b|work\b)",
             _I,
         ),
     ),
@@ -360,7 +366,8 @@ _ST_PATTERNS: list[Rule] = [
         ("another|a new|a different|a separate|a later|a reverse|a reaction|an insert|cutaway",),
         re.compile(
             # not a photographer's or player's shot: "to frame another shot", "takes another shot at"
-            r"(?<!frame\s)(?<!take\s)(?<!takes\s)(?<!taking\s)(?<!line\s)(?<!lines\s)(?<!get\s)(?<!gets\s)"
+            r"(?<!frame\s)(?<!frames\s)(?<!framing\s)(?<!take\s)(?<!takes\s)(?<!taking\s)(?<!line\s)(?<!lines\s)"
+            r"(?<!get\s)(?<!gets\s)(?<!attempt\s)(?<!attempts\s)(?<!try\s)(?<!tries\s)"
             r"\b(?:another|a\s+new|a\s+different|a\s+separate|a\s+later|a\s+reverse|a\s+reaction|an\s+insert)\s+"
             r"(?:(?:\w+\s+)?(?:shot|scene|clip|segment)\b(?!\s+(?:at|on)\b)|"
             r"(?:camera\s+)?angle\b(?!\s+(?:at|on|of)\b))|\bcutaways?\b",
@@ -380,9 +387,9 @@ _ST_PATTERNS: list[Rule] = [
     # "edited together", "cut together", "spliced together", "shots from different angles"
     (
         "multi-shot phrase",
-        ("together|angles|cameras|locations",),
+        ("together|angles|cameras|locations|into",),
         re.compile(
-            r"\b(?:edited|cut|spliced|stitched|pieced)\s+together\b|"
+            r"\b(?:edited|cut|spliced|stitched|pieced)\s+(?:together|into\s+an?\b)|"
             r"\b(?:from|at|in)\s+(?:several|various|multiple|different|many|two|three)\s+"
             r"(?:camera\s+)?(?:angles|cameras|locations|places|settings)\b",
             _I,
@@ -435,7 +442,7 @@ _ST_PATTERNS: list[Rule] = [
         "multi-shot phrase",
         ("transition|editing|cuts",),
         re.compile(
-            r"(?:^|[.;\n]\s*)(?:transitions?|editing|cuts|edits)\s*:\s*(?!none\b|no\b|n/a\b|continuous\b|single\b)",
+            r"(?:^|[.;\n]\s*)(?:transitions?|editing|cuts|edits)\s*:(?!\s*(?:none|no|n/a|continuous|single)\b)",
             _I,
         ),
     ),
@@ -513,15 +520,323 @@ _ST_PATTERNS: list[Rule] = [
         "location change",
         ("meanwhile|back in|back at",),
         re.compile(
-            r"\bmeanwhile,?\s+(?:elsewhere|back|across|in\s+(?:an?|another|the)|at\s+(?:an?|another|the))\b|"
+            r"\bmeanwhile,?\s+(?:elsewhere|back|across|(?:in|at)\s+(?:an?|another|the)\b"
+            r"(?!\s+(?:background|foreground|distance|corner|middle|meantime)\b))\b|"
             r"(?:^|[.;!?]\s+)back\s+(?:in|at)\s+the\s+\w+\s*,",
             _I,
         ),
     ),
 ]
 
-_ST_RULES = gated(_ST_PATTERNS)
+
+# ---------------------------------------------------------------------------------------------------
+# rules-4: general vocabulary, not wording. Shot nouns x change-of-shot verbs, "a new/different/second" viewpoint
+# or setting, "the video moves from A to B", multi-shot nouns, time ellipses, list fields. The kinds in
+# SOFT_KINDS can also describe what one moving camera sees, so they are dropped when the sentence has a camera move,
+# a continuous take or subject movement just before them (see :mod:`.scene_structure`).
+# ---------------------------------------------------------------------------------------------------
+_SHOT_SUBJ = (
+    r"(?:scene|scenery|setting|location|backdrop|surroundings|environment|venue|shot|footage|clip|video|film|"
+    r"view|perspective|viewpoint|picture|image|frame|camera\s+angle|angle|action|story|narrative|sequence|edit)"
+)
+_NARRATOR = r"(?:video|clip|footage|film|edit|sequence|story|narrative|action|montage|reel|vlog)"
+_CHANGE_VERB = (
+    r"(?:moves?|goes|jumps?|shifts?|switch(?:es)?|cuts?|returns?|relocates?|skips?|travels?|heads?|flash(?:es)?|"
+    r"flicks?|swaps?|flips?|changes?|transitions?|hops?|segues?|progresses)"
+)
+_ADV = r"(?:(?:then|next|later|now|also|abruptly|suddenly|quickly|briefly|eventually|finally|again|soon)\s+)?"
+_NOT_DIRECTION = (
+    r"(?!\s+(?:the\s+)?(?:left|right|side|top|bottom|sky|ground|floor|ceiling|horizon|other\s+(?:end|side)|"
+    r"far\s+(?:end|side)|opposite\s+(?:end|side)|net|goal|basket|midfield|foreground|background)\b)"
+    r"(?!\s+(?:reveal|show|include|follow|focus|capture|display|frame|track|keep)\b)"
+)
+_NOT_TAKEN = (  # a photographer's or a player's shot: "frames a wider shot", "takes another angle"
+    r"(?<!frame\s)(?<!frames\s)(?<!framing\s)(?<!take\s)(?<!takes\s)(?<!taking\s)(?<!get\s)(?<!gets\s)"
+    r"(?<!line\s)(?<!lines\s)(?<!try\s)(?<!tries\s)(?<!attempt\s)(?<!attempts\s)"
+)
+_PLACE = scene_structure.PLACE
+SOFT_KINDS = frozenset({"view change", "scene change", "location change"})
+
+_GENERAL_PATTERNS: list[Rule] = [
+    # "the setting is now a launch pad", "now the scene is a village square" (not "the scene is now bathed in")
+    (
+        "view change",
+        ("now|then|next|later",),
+        re.compile(
+            r"\b(?:scene|setting|location|backdrop|scenery|surroundings|environment|venue)\s+(?:is|are)\s+now\s+"
+            r"(?:an?\s|set\b|inside\b|in\b|at\b|outside\b|on\b)|"
+            # "the view is then inside a conference room"
+            r"\b(?:view|scene|setting|shot|camera|picture|action)\s+(?:is|are)\s+(?:then|now|next|later)\s+"
+            r"(?:in|inside|at|on|outside|over|above|aboard)\b|"
+            r"\bnow\s+the\s+(?:scene|setting|location|backdrop)\s+is\b",
+            _I,
+        ),
+    ),
+    # "the video moves from the parking lot to", "the action then shifts to", "the sequence then relocates",
+    # "the clip goes from a race to an interview", "the film jumps forward to" (the *video* moving, not a camera)
+    (
+        "scene change",
+        ("move|goes|jump|shift|switch|cut|return|relocat|skip|travel|head|flash|flick|swap|flip|chang|transition|"
+         "hop|segue|progress",),
+        re.compile(
+            rf"\b(?:the\s+)?{_NARRATOR}\s+(?:that\s+|which\s+)?{_ADV}{_CHANGE_VERB}"
+            rf"(?:\s+(?:back|ahead|forward|on|over|away|again))?"
+            rf"(?:\s+(?:to|from|between|inside|outside|into)\b{_NOT_DIRECTION}|(?<=relocates)\b|(?<=relocate)\b)",
+            _I,
+        ),
+    ),
+    # "It then shows the same man at a market" (not "it then shows its teeth")
+    (
+        "next-shot phrase",
+        ("then|next|later|afterwards",),
+        re.compile(
+            r"(?:^|[.;!?]\s+)it\s+(?:then|next|later|afterwards)\s+"
+            r"(?:shows|cuts|switches|jumps|depicts|features|presents|moves\s+on)\b(?!\s+(?:its|his|her|their)\b)",
+            _I,
+        ),
+    ),
+    # "Switching to the interior of the locomotive", "flips to a kitchen", "skips to the harbour"
+    (
+        "scene change",
+        ("cut|switch|swap|flip|flick|transition|flash|skip",),
+        re.compile(
+            r"\b(?:(?:cut|cuts|cutting)\s+(?:back\s+|over\s+|away\s+|forward\s+)?to|"
+            r"(?:switch|swap|flip|flick|transition|flash|skip)(?:s|es|ed|ped|ping|ing)?\s+"
+            r"(?:back\s+|over\s+|away\s+|forward\s+)?(?:to|into))\s+"
+            rf"(?:the\s+|an?\s+|another\s+|some\s+)?(?:[\w'-]+\s+){{0,3}}?{_PLACE}\b",
+            _I,
+        ),
+    ),
+    # "a second camera captures", "a new angle", "from a reverse angle", "a different setting", "New scene:"
+    (
+        "view change",
+        ("new|different|second|separate|other|altern|reverse|wider|tighter|closer|third",),
+        re.compile(
+            rf"{_NOT_TAKEN}\b(?:an?|the)\s+(?:new|different|second|separate|other|alternate|alternative|reverse|"
+            r"wider|tighter|closer|third)\s+(?:camera(?!\s+(?:operator|man|crew|bag|phone)\b)(?:\s+angle)?|angle|"
+            r"viewpoint|perspective|vantage\s+point|scene|location|setting|venue|backdrop|environment|shot)\b"
+            r"(?!\s+(?:at|on|of)\b)|"
+            r"(?:^|[.;:\n]\s*)(?:new|different|another)\s+(?:scene|location|setting|shot|angle|camera|place)\s*:",
+            _I,
+        ),
+    ),
+    # "two camera angles", "footage from two different concerts", "from several viewpoints"
+    (
+        "view change",
+        ("angle|camera|viewpoint|perspective|vantage|from",),
+        re.compile(
+            r"\b(?:two|three|four|several|multiple|various|different|many|alternating)\s+(?:different\s+)?"
+            r"(?:camera\s+angles|angles|cameras|viewpoints|perspectives|vantage\s+points)\b|"
+            r"\b(?:footage|shots|clips|scenes|video|material|views|images)\s+(?:\w+\s+){0,2}?from\s+"
+            r"(?:two|three|four|several|multiple|different|various|many)\s",
+            _I,
+        ),
+    ),
+    # "Setting: a riding arena, then an open forest trail", "Setting: a lake -> a fish market",
+    # "Locations: fire station, kitchen, burning warehouse"
+    (
+        "multi-shot phrase",
+        ("setting|location|scene|place|backdrop|environment|venue", ":"),
+        re.compile(
+            r"(?:^|[.;\n]\s*)(?:settings?|locations?|scenes?|places?|backdrops?|environments?|venues?)\s*:"
+            r"[^\n.;]*?(?:\bthen\b|->|\u2192|\bfollowed\s+by\b|\blater\b|\b(?:chang|switch|shift|mov)\w*\s+to\b)|"
+            r"(?:^|[.;\n]\s*)(?:locations|settings|places|venues|backdrops|environments)\s*:\s*[^\n.;,]+"
+            r"(?:,|\band\b|/)\s*\w",
+            _I,
+        ),
+    ),
+    # "a scene change", "Scene change halfway", "a change of location" (not "the scene changes as the sun sets")
+    (
+        "scene change",
+        ("change",),
+        re.compile(
+            r"\b(?:scene|location|setting|shot|camera|angle|venue)\s+changes?\b(?!\s+(?:to|as|from|into|colou?r)\b)|"
+            r"\bchanges?\s+(?:of|in)\s+(?:the\s+)?(?:scene|scenery|location|setting|venue|shot|camera\s+angle|"
+            r"angle|perspective)\b",
+            _I,
+        ),
+    ),
+    # "Alternating shots of", "shots of the harbour give way to shots of the market", "alternates with close-ups"
+    (
+        "cross-cutting",
+        ("alternat|way to|precede",),
+        re.compile(
+            r"\balternating\s+(?:\w+\s+)?(?:shots|scenes|clips|views|footage|cuts|angles|close-?ups)\b|"
+            rf"\b{_NARRATOR}\s+alternates\b|"
+            r"\b(?:alternat\w+\s+with|gives?\s+way\s+to|giving\s+way\s+to|precede[sd]?)\s+(?:an?\s+|the\s+)?"
+            r"(?:[\w'-]+\s+){0,2}?(?:shots?|scenes?|footage|views?|clips?|close-?ups?|interviews?)\b",
+            _I,
+        ),
+    ),
+    # "then footage of delivery trucks", "then a close shot of a flower", "followed by daytime views of"
+    (
+        "view change",
+        ("then|next|followed|later|after",),
+        re.compile(
+            r"\b(?:then|next|followed\s+by|later|after\s+that|afterwards?)\b,?\s+(?:an?\s+|some\s+|more\s+)?"
+            r"(?:\w+\s+){0,2}?(?:footage|shots?|clips?|close-?ups?|views?|scenes?)\s+of\b",
+            _I,
+        ),
+    ),
+    # "between shots", "from shot to shot", "in both scenes", "each clip"
+    (
+        "multi-shot phrase",
+        ("shot|scene|clip|cut|edit",),
+        re.compile(
+            rf"{_NOT_TAKEN}\b(?:(?:between|across)\s+(?:the\s+)?(?:shots|scenes|cuts|clips|edits)\b|"
+            r"from\s+(?:shot|scene|clip)\s+to\s+(?:shot|scene|clip)\b|"
+            r"(?:both|each|every|all)\s+(?:of\s+the\s+)?(?:shots|scenes|clips)\b|"
+            r"in\s+(?:each|every)\s+(?:shot|scene|clip)\b)",
+            _I,
+        ),
+    ),
+    # an ellipsis in time: "Years go by", "time passes", "the following morning", "later that night",
+    # "is later shown boarding", "the same park is then shown in winter"
+    (
+        "time jump",
+        ("by|pass|next|following|later|that|shown|seen|same",),
+        re.compile(
+            r"\b(?:years|months|weeks|days|hours|decades|seasons)\s+(?:go|went|pass|passed|have\s+passed)\b|"
+            r"(?<!as\s)\btime\s+(?:passes|has\s+passed|jumps)\b|"
+            r"\b(?:the|a)\s+(?:next|following)\s+(?:moment|morning|afternoon|evening|week|month|year|season|"
+            r"summer|winter|spring|autumn)\b|"
+            r"\blater\s+(?:that|the\s+same)\s+(?:day|night|evening|morning|afternoon)\b|"
+            r"\b(?:is|are)\s+(?:later|next|subsequently|afterwards)\s+(?:shown|seen|pictured|filmed)\b|"
+            r"\bsame\s+(?:\w+\s+){1,2}?(?:is\s+|are\s+)?(?:then\s+|later\s+|now\s+|again\s+)?(?:shown|seen|filmed)\s+"
+            r"(?:in|at|during|by)\s+(?:the\s+)?(?:winter|summer|autumn|fall|spring|night|daylight|daytime|"
+            r"nighttime|rain|snow|dusk|dawn)\b",
+            _I,
+        ),
+    ),
+    # named pieces of an edit: title cards, snippets, "edited like a music video", "fast-paced editing",
+    # "edited highlights", "the video contrasts A with B", "Part two", "the second section"
+    (
+        "multi-shot phrase",
+        ("title|intertitle|snippet|edit|highlight|contrast|juxtapos|part|section|segment|chapter|flashes",),
+        re.compile(
+            r"\b(?:title\s+cards?|intertitles?|chapter\s+cards?)\b|"
+            r"\b(?:quick|brief|rapid|short)\s+(?:flashes|snippets|bursts)\s+of\s+(?:an?|the)\b|"
+            r"\bedited\s+(?:like|as|into)\s+an?\b|"
+            r"\b(?:fast|quick|rapid|rhythmic|choppy)(?:-paced)?\s+(?:editing|edits|cutting)\b|"
+            r"\b(?:edited|match|game|race|season|tournament)\s+highlights\b|\bhighlights?\s+reel\b|"
+            r"\b(?:video|clip|footage|film)\s+(?:\w+\s+)?(?:contrasts|juxtaposes)\b|"
+            r"\b(?:part|section|chapter|segment)\s+(?:two|three|four|2|3|4)\b|"
+            r"\b(?:second|latter|final|last|closing|opening|first)\s+(?:part|section|segment|portion)\b"
+            r"(?=[\s\S]*\b(?:second|latter|final|last|closing|next|other)\s+(?:part|section|segment|portion)\b)"
+            r"(?!\s+of\s+(?:the|his|her|their|a)\s+(?!video|clip|footage|film))",
+            _I,
+        ),
+    ),
+    # "the view jumps from the cockpit to the cabin", "the setting changes from a library to a nightclub", "the scene
+    # then becomes a crowded platform" (not "the scene shifts from daylight to dusk": light)
+    (
+        "view change",
+        ("from|becom",),
+        re.compile(
+            r"\b(?:view|picture|image|frame|perspective|shot|scene|setting|location|backdrop|scenery)\s+"
+            rf"{_ADV}(?:(?:jumps|cuts|switches|flips|swaps|skips|flashes|changes|shifts)\s+from|"
+            r"becomes\s+(?:an?|the)\s)"
+            r"(?!\s*(?:the\s+|bright\s+|dim\s+|soft\s+|warm\s+|cool\s+|deep\s+|pale\s+)?"
+            r"(?:day|daylight|daytime|night|nighttime|dusk|dawn|sunset|sunrise|light|dark|darkness|"
+            r"bright|dim|blue|red|orange|green|yellow|purple|pink|gr[ae]y|white|black|gold|silver|color|colour|blur|"
+            r"sharp|focus|calm|quiet|still|silent|chaos|chaotic)\b)",
+            _I,
+        ),
+    ),
+    # "After a brief black screen, the video resumes with a shot of", "Next up is a shot of", "then comes a close-up"
+    (
+        "cut phrase",
+        ("screen|resume|next up|comes|is a",),
+        re.compile(
+            r"\b(?:after|following)\s+(?:an?|the)\s+(?:\w+\s+){0,2}?(?:black|blank|white|dark)\s+(?:screen|frame)s?\b|"
+            rf"\b{_NARRATOR}\s+(?:then\s+)?(?:resumes|picks\s+up|restarts)\s+(?:with|on|at)\b|"
+            r"\bnext\s+up\b|"
+            r"\b(?:then|next)\s+(?:comes|is|there\s+is)\s+(?:an?|another)\s+(?:\w+\s+){0,2}?"
+            r"(?:shot|view|clip|scene|close-?up|sequence)\b",
+            _I,
+        ),
+    ),
+    # a list whose items are shots: "- Shot of a rooster crowing\n- Shot of a farmer"
+    (
+        "multi-shot phrase",
+        ("shot|clip|scene",),
+        re.compile(
+            r"(?:^|\n)\s*(?:[-*\u2022]|\d{1,2}[.)])\s+(?:an?\s+)?(?:\w+\s+)?(?:shot|clip|scene)s?\s+of\b[^\n]*\n"
+            r"\s*(?:[-*\u2022]|\d{1,2}[.)])\s+(?:an?\s+)?(?:\w+\s+)?(?:shot|clip|scene)s?\s+of\b",
+            _I,
+        ),
+    ),
+    # "Suddenly, the picture is of a skyline", "in different rooms", "three distinct moments", "several takes",
+    # "we next find her at a bar", "is shown afterwards", "weeks later"
+    (
+        "view change",
+        ("suddenly|abruptly|different|various|separate|multiple|several",),
+        re.compile(
+            r"\b(?:suddenly|abruptly),?\s+the\s+(?:picture|view|scene|image|shot|screen|setting)\s+"
+            r"(?:is|shows|becomes)\b|"
+            r"\b(?:in|at|across|from)\s+(?:two\s+|three\s+|several\s+|many\s+)?(?:different|various|separate|"
+            r"multiple)\s+(?:rooms|locations|places|cities|towns|houses|countries|venues|settings|days|seasons)\b",
+            _I,
+        ),
+    ),
+    (
+        "multi-shot phrase",
+        ("moments|takes|episodes|vignettes|events",),
+        re.compile(
+            r"\b(?:two|three|four|several|multiple)\s+(?:distinct|separate|different)\s+"
+            r"(?:moments|episodes|vignettes|events)\b|"
+            r"\b(?:two|three|four|several|multiple|different|separate)\s+takes\b",
+            _I,
+        ),
+    ),
+    (
+        "time jump",
+        ("later|find|meet|join|catch|afterwards|subsequently",),
+        re.compile(
+            r"\b(?:hours|days|weeks|months|years|decades|seasons)\s+later\b|"
+            r"\bwe\s+(?:then\s+|next\s+|later\s+|now\s+)(?:find|meet|join|rejoin|catch\s+up\s+with)\b|"
+            r"\b(?:shown|seen|filmed)\s+(?:afterwards|later|subsequently)\b",
+            _I,
+        ),
+    ),
+    # "after a cut", "there are two quick cuts", "a cut reveals", "Also included are scenes of"
+    (
+        "cut phrase",
+        ("cut|edit|transition|wipe|dissolve|also",),
+        re.compile(
+            r"\b(?:after|following|with|via|through)\s+(?:a|an|the|another|one)\s+(?:\w+\s+)?"
+            r"(?:cut|edit|transition|dissolve|wipe)\b(?!\s+(?:from|of|in|on)\b)|"
+            r"\bthere\s+(?:is|are)\s+(?:a|an|one|two|three|several|a\s+few|multiple|some|many)\s+(?:\w+\s+)?"
+            r"(?:cuts?|edits?|transitions?)\b(?!\s+(?:of|on|in)\b)|"
+            r"\b(?:a|the)\s+(?:\w+\s+)?cut\s+(?:reveals|shows|brings|takes|introduces)\b|"
+            r"\balso\s+(?:included|includes|features|featured|contains|shown)\s+(?:are\s+)?(?:\w+\s+){0,2}?"
+            r"(?:scenes|shots|clips|footage|views|close-?ups|interviews|segments)\b",
+            _I,
+        ),
+    ),
+]
+
+_ST_RULES = gated(_ST_PATTERNS + _GENERAL_PATTERNS)
+
+
+def _skip(kind: str, caption: str, m: re.Match[str]) -> bool:
+    """A negated match ("no cuts", "without switching to"); a soft one inside a sentence that describes a camera
+    move or a continuous take, or right after subject movement ("moves to a different spot")."""
+    text = m.group(0)
+    start = m.start() + len(text) - len(text.lstrip(" \n\t.,;:!?-*\u2022"))
+    if scene_structure.negated(caption, start) or scene_structure.on_a_screen(caption, start):
+        return True
+    if kind not in SOFT_KINDS:
+        return False
+    if scene_structure.within_shot(caption, start, m.end()):
+        return True
+    before = " ".join(scene_structure.clause_before(caption, start, 40).split()[-3:])
+    return bool(scene_structure.MOTION.search(before))
 
 
 def scene_transition(caption: str, lower: str) -> list[str]:
-    return match_rules(caption, lower, _ST_RULES)
+    reasons = match_rules(caption, lower, _ST_RULES, _skip)
+    reasons += scene_structure.new_place(caption)
+    reasons += scene_structure.begins_and_ends(caption)
+    reasons += scene_structure.places_across_items(caption)
+    return reasons
