@@ -173,6 +173,7 @@ def test_frame_level_negatives(caption):
         "The dancers spin in a circle (all wearing white)",
         "Key elements:\n- a red kayak\n- a calm river\n- a heron in the shallows",
         "A man walks on the beach. A woman walks on the beach.",
+        "She gazes out at the calm sea...",
     ],
 )
 def test_reduplication_negatives(caption):
@@ -217,6 +218,7 @@ def test_reduplication_negatives(caption):
         ),
         ("The sky is very very very very blue.", "reduplication"),
         ("A baby crawls across the floor toward a ball", "reduplication"),
+        ("The camera follows a girl as she walks slowly toward the...", "reduplication"),
     ],
 )
 def test_positives(caption, label):

@@ -29,6 +29,8 @@ _LIST_LINE = re.compile(
 _DANGLING = frozenset(
     "a an the and or but of in on at to from by with for as into onto its his her their our this that".split()
 )
+_TRAILING_ELLIPSIS = re.compile(r"\b([A-Za-z]+)\s*(?:\.\.\.|\u2026)\s*$")
+_DANGLING_ELLIPSIS = frozenset("toward towards through across around between over under about".split())
 # Near-repeated sentences: content words, crudely stemmed, minus words every caption uses.
 _NEAR_IGNORE = frozenset("video clip footage shows show showing scene camera image".split())
 _NEAR_MIN_WORDS = 3
@@ -48,7 +50,11 @@ def reduplication(caption: str, finish_reason: str | None) -> list[str]:
     reasons: list[str] = []
     if finish_reason == "length":
         reasons.append('truncated: finish_reason == "length"')
-    if text[-1] not in _TERMINAL:
+    trailing = _TRAILING_ELLIPSIS.search(text)
+    if trailing and trailing.group(1).lower() in _DANGLING | _DANGLING_ELLIPSIS:
+        # "walks slowly toward the...": an ellipsis in the middle of a clause is a cut-off, not a pause
+        reasons.append(f"truncated: ends mid-clause on {quote(trailing.group(0))}")
+    elif text[-1] not in _TERMINAL:
         last_line = text.rsplit("\n", 1)[-1]
         last_words = WORD.findall(last_line.lower())
         if "\n" in text and _LIST_LINE.match(last_line):

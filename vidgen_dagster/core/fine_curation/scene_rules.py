@@ -799,6 +799,30 @@ _GENERAL_PATTERNS: list[Rule] = [
             _I,
         ),
     ),
+    # "the location is completely different", "Viewed next from the deck", "a before-and-after", "the next thing we
+    # see", "Scene two shows", "the edit inserts shots of", "Interior, hotel room:" (screenplay slug line)
+    (
+        "view change",
+        ("different|new|viewed|seen from|shown from|filmed from|shot from",),
+        re.compile(
+            r"\b(?:location|setting|scene|place|backdrop|surroundings|environment)\s+(?:is|becomes)\s+"
+            r"(?:now\s+|completely\s+|entirely\s+|suddenly\s+|totally\s+)*(?:different|new)\b|"
+            r"\b(?:viewed|seen|shown|filmed|shot)\s+(?:next|then|now|later|again)\s+from\b",
+            _I,
+        ),
+    ),
+    (
+        "next-shot phrase",
+        ("before-and-after|before and after|next thing|scene|shot|segment|part|insert|int|ext",),
+        re.compile(
+            r"\bbefore[- ]and[- ]after\b|"
+            r"\b(?:the\s+)?next\s+thing\s+(?:we\s+see|shown|on\s+screen)\b|"
+            r"\b(?:scene|shot|segment|part)\s+(?:two|three|four|2|3|4)\s+(?:shows|is|depicts|features|has|opens)\b|"
+            rf"\b{_NARRATOR}\s+(?:\w+\s+)?(?:inserts|cuts\s+in)\b|"
+            r"(?:^|[.;!?]\s+)(?:int|ext|interior|exterior)[.,]\s+[\w' ]{1,30}[:\-\u2013]",
+            _I,
+        ),
+    ),
     # "after a cut", "there are two quick cuts", "a cut reveals", "Also included are scenes of"
     (
         "cut phrase",

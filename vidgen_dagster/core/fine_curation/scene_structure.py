@@ -91,12 +91,8 @@ def _forms(verb: str) -> set[str]:
     return forms
 
 
-MOTION = re.compile(
-    r"(?<!the\s)\b(?:"
-    + "|".join(sorted({f for v in _MOTION_VERBS for f in _forms(v)} | set(_IRREGULAR), key=len, reverse=True))
-    + r"|makes?\s+(?:his|her|their|its)\s+way)\b",
-    _I,
-)
+_MOTION_FORMS = "|".join(sorted({f for v in _MOTION_VERBS for f in _forms(v)} | set(_IRREGULAR), key=len, reverse=True))
+MOTION = re.compile(r"(?<!the\s)\b(?:" + _MOTION_FORMS + r"|makes?\s+(?:his|her|their|its)\s+way)\b", _I)
 # Camera movement or an explicitly continuous take in the same sentence: the change is seen through one shot.
 WITHIN_SHOT = re.compile(
     r"\b(?:pan(?:s|ned|ning)?|tilt(?:s|ed|ing)?|zoom(?:s|ed|ing)?|doll(?:y|ies|ying)|track(?:s|ed|ing)|"
@@ -105,8 +101,9 @@ WITHIN_SHOT = re.compile(
     r"descends|descending|ascends|ascending|swing(?:s|ing)|altitude|stabili[sz]er|gimbal|steadicam|"
     r"camera\s+(?:\w+\s+)?(?:moves|travels|drifts|glides|wanders|roams|slides)|"
     r"(?:one|single|continuous|unbroken)\s+(?:continuous\s+|unbroken\s+)?(?:take|shot)|the\s+whole\s+time|"
-    r"as\s+(?:the|we|it|he|she|they)\s+(?:\w+\s+){0,2}(?:moves?|drives?|speeds?|flies|travels?|rides?|walks?|"
-    r"sails?|climbs?|rises?|passes|descends?|turns?|rounds?|goes|heads?|continues?))\b",
+    r"as\s+(?:the|we|it|he|she|they)\s+(?:\w+\s+){0,2}(?:rises?|turns?|rounds?|continues?|"
+    + _MOTION_FORMS
+    + r"))\b",
     _I,
 )
 NEGATION = re.compile(r"\b(?:no|not|never|without|none|nor|neither|n't)\b|n't\b", _I)
