@@ -650,6 +650,7 @@ _GENERAL_PATTERNS: list[Rule] = [
         "scene change",
         ("change",),
         re.compile(
+            r"(?<!the\s)(?<!The\s)(?<!this\s)(?<!This\s)"
             r"\b(?:scene|location|setting|shot|camera|angle|venue)\s+changes?\b(?!\s+(?:to|as|from|into|colou?r)\b)|"
             r"\bchanges?\s+(?:of|in)\s+(?:the\s+)?(?:scene|scenery|location|setting|venue|shot|camera\s+angle|"
             r"angle|perspective)\b",
@@ -702,9 +703,9 @@ _GENERAL_PATTERNS: list[Rule] = [
             r"summer|winter|spring|autumn)\b|"
             r"\blater\s+(?:that|the\s+same)\s+(?:day|night|evening|morning|afternoon)\b|"
             r"\b(?:is|are)\s+(?:later|next|subsequently|afterwards)\s+(?:shown|seen|pictured|filmed)\b|"
-            r"\bsame\s+(?:\w+\s+){1,2}?(?:is\s+|are\s+)?(?:then\s+|later\s+|now\s+|again\s+)?(?:shown|seen|filmed)\s+"
-            r"(?:in|at|during|by)\s+(?:the\s+)?(?:winter|summer|autumn|fall|spring|night|daylight|daytime|"
-            r"nighttime|rain|snow|dusk|dawn)\b",
+            r"\bsame\s+(?:\w+\s+){1,2}?(?:is\s+|are\s+)?(?:then\s+|later\s+|now\s+|again\s+)?(?:(?:shown|seen|filmed)\s+)?"
+            r"(?:in|at|during|by)\s+(?:the\s+)?(?:winter|summer|autumn|fall|spring|night|midnight|noon|daylight|"
+            r"daytime|nighttime|rain|snow|dusk|dawn)\b",
             _I,
         ),
     ),
@@ -712,13 +713,19 @@ _GENERAL_PATTERNS: list[Rule] = [
     # "edited highlights", "the video contrasts A with B", "Part two", "the second section"
     (
         "multi-shot phrase",
-        ("title|intertitle|snippet|edit|highlight|contrast|juxtapos|part|section|segment|chapter|flashes",),
+        ("title|intertitle|snippet|edit|highlight|contrast|juxtapos|part|section|segment|chapter|flashes|"
+         "succession|trailer|from",),
         re.compile(
             r"\b(?:title\s+cards?|intertitles?|chapter\s+cards?)\b|"
             r"\b(?:quick|brief|rapid|short)\s+(?:flashes|snippets|bursts)\s+of\s+(?:an?|the)\b|"
             r"\bedited\s+(?:like|as|into)\s+an?\b|"
             r"\b(?:fast|quick|rapid|rhythmic|choppy)(?:-paced)?\s+(?:editing|edits|cutting)\b|"
             r"\b(?:edited|match|game|race|season|tournament)\s+highlights\b|\bhighlights?\s+reel\b|"
+            r"\bhighlights\s*:|\b(?:quick|rapid)\s+succession\s*:|"
+            r"\b(?:movie|film|documentary|official|teaser)\s+trailer\b|"
+            r"\btrailer\s+for\s+(?:an?|the)\s+(?:\w+\s+)?(?:film|movie|documentary|series|show|video\s+game)\b|"
+            r"\bfrom\s+(?:two|three|four|several|multiple)\s+(?:different\s+)?"
+            r"(?:matches|games|races|concerts|events|episodes|seasons|weddings|performances)\b|"
             r"\b(?:video|clip|footage|film)\s+(?:\w+\s+)?(?:contrasts|juxtaposes)\b|"
             r"\b(?:part|section|chapter|segment)\s+(?:two|three|four|2|3|4)\b|"
             r"\b(?:second|latter|final|last|closing|opening|first)\s+(?:part|section|segment|portion)\b"
@@ -734,7 +741,7 @@ _GENERAL_PATTERNS: list[Rule] = [
         ("from|becom",),
         re.compile(
             r"\b(?:view|picture|image|frame|perspective|shot|scene|setting|location|backdrop|scenery)\s+"
-            rf"{_ADV}(?:(?:jumps|cuts|switches|flips|swaps|skips|flashes|changes|shifts)\s+from|"
+            rf"{_ADV}(?:(?:jumps|cuts|switches|flips|swaps|skips|flashes|changes|shifts|transitions)\s+from|"
             r"becomes\s+(?:an?|the)\s)"
             r"(?!\s*(?:the\s+|bright\s+|dim\s+|soft\s+|warm\s+|cool\s+|deep\s+|pale\s+)?"
             r"(?:day|daylight|daytime|night|nighttime|dusk|dawn|sunset|sunrise|light|dark|darkness|"
@@ -796,6 +803,21 @@ _GENERAL_PATTERNS: list[Rule] = [
             r"\b(?:hours|days|weeks|months|years|decades|seasons)\s+later\b|"
             r"\bwe\s+(?:then\s+|next\s+|later\s+|now\s+)(?:find|meet|join|rejoin|catch\s+up\s+with)\b|"
             r"\b(?:shown|seen|filmed)\s+(?:afterwards|later|subsequently)\b",
+            _I,
+        ),
+    ),
+    # "showcases several locations", "each filmed on a different day", "Later in the clip, there is a shot of"
+    (
+        "view change",
+        ("locations|settings|places|venues|scenes|shots|different|another|separate|there is|there's",),
+        re.compile(
+            r"\b(?:shows|features|showcases|visits|includes|presents|covers|spans|depicts)\s+(?:\w+\s+)?"
+            r"(?:several|multiple|various|different|two|three|four|many)\s+(?:\w+\s+)?"
+            r"(?:locations|settings|places|venues|scenes|shots)\b|"
+            r"\b(?:filmed|shot|recorded|captured)\s+(?:on|at|in)\s+(?:an?\s+)?(?:different|another|separate)\s+"
+            r"(?:days?|times?|locations?|places?|seasons?|years?)\b|"
+            r"\b(?:then|later|next|afterwards|after\s+that)\b[^.;!?]{0,25}?\bthere(?:\s+is|'s)\s+(?:an?|another)\s+"
+            r"(?:\w+\s+)?(?:shot|view|clip|scene|close-?up)\b",
             _I,
         ),
     ),

@@ -56,6 +56,8 @@ _STRONG_MARKER = (
 _MARKED = re.compile(
     rf"(?:^|[.;:!?]\s+|,\s+(?:and\s+)?|\band\s+|\n\s*)({_MARKER})\b,?|"
     rf"\b(?:is|are|'s|'re|was|were)\s+({_MARKER})\b|\bwe\s+({_MARKER})\s+see\b|"
+    # inside a clause: "the focus then shifts to a woman in a garden"
+    r"\b(then|next|later|subsequently|afterwards)\b|"
     # the narrator placing the viewer: "we are inside a vet's office" (a new place only: see new_place)
     r"\b(we(?:'re|\s+are)|we\s+find\s+ourselves)\b",
     _I,
