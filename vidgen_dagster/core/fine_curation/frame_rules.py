@@ -53,7 +53,9 @@ _FL_PATTERNS: list[Rule] = [
         "frame number",
         (_FRAME_GATE,),
         # plural and "pic" too: "Frames 1-2:", "pic 2 is the same plate"
-        re.compile(rf"\b(?:frame|image|picture|photo|pic|panel)s?\s*(?:#|no\.?)?\s*{_NUMWORD}\b(?!\s*%)", _I),
+        re.compile(
+            rf"\b(?:frame|image|picture|photo|pic|panel|snapshot|screenshot)s?\s*(?:#|no\.?)?\s*{_NUMWORD}\b(?!\s*%)", _I
+        ),
     ),
     # "in these images", "in some of the images", "across the frames"
     (
@@ -102,6 +104,19 @@ _FL_PATTERNS: list[Rule] = [
         re.compile(r"\beach\s+(?:frame|image|still|picture)\s+(?:shows|depicts|captures|features)\b", _I),
     ),
     ("frame sequence", ("by frame|by-frame",), re.compile(r"\bframe[-\s]by[-\s]frame\b", _I)),
+    # "the image on the left", "Frame-wise:", "comparing the two frames", "The photographs, taken seconds apart, show"
+    (
+        "frame grid",
+        (_FRAME_GATE,),
+        re.compile(
+            rf"\b(?:the\s+)?(?:{_FRAME_NOUN}|panel)\s+(?:on|at|in)\s+the\s+(?:far\s+)?"
+            r"(?:left|right|top|bottom|top-left|top-right|bottom-left|bottom-right)\b|"
+            r"\bframe[-\s]?wise\b|"
+            rf"\b(?:the|these|both|those)\s+(?:two|three|four|five|six|\d)\s+{_FRAME_NOUNS_STRICT}\b|"
+            rf"\b(?:the|these)\s+{_FRAME_NOUNS},\s+[^,]{{1,40}},\s+(?:show|depict|capture|illustrate)\b",
+            _I,
+        ),
+    ),
     # "the pictures in order", "the last of the images"
     (
         "frames as subject",
@@ -184,10 +199,24 @@ _LETTER_ITEM = re.compile(r"(?:^|\s)\(([a-h])\)\s+\w")
 _FL_RULES = gated(_FL_PATTERNS)
 
 
+# Pictures inside the video: "scrolls through a series of images on his phone", "photos on the wall".
+_IN_PICTURE_CONTEXT = re.compile(
+    r"\b(?:scroll\w*|flip\w*|brows\w*|phone|screen|album|wall|magazine|laptop|monitor|tablet|projector|gallery)\b",
+    _I,
+)
+# "the first frame of the roof": a timber frame, not the first video frame
+_OBJECT_FRAME = re.compile(r"\s+of\s+(?:the|a|an|his|her|their|its)\s+(?!video|clip|footage|sequence|film|series|set)", _I)
+
+
 def _skip_frame_object(kind: str, caption: str, m: re.Match[str]) -> bool:
-    """ "frame 2" right after "picture/window/bicycle ..." is an object, not an enumerated frame."""
-    return kind == "frame number" and bool(
-        _FRAME_NEG_PREFIX.search(caption[max(0, m.start() - 20) : m.start()])
+    """ "frame 2" right after "picture/window/bicycle ..." is an object, not an enumerated frame; so is "the first
+    frame of the roof"; images browsed on a phone or hung on a wall are pictures inside the video."""
+    if kind == "frame number" and _FRAME_NEG_PREFIX.search(caption[max(0, m.start() - 20) : m.start()]):
+        return True
+    if kind == "frame enumeration" and m.group(0).lower().endswith("frame") and _OBJECT_FRAME.match(caption, m.end()):
+        return True
+    return kind in ("frame sequence", "frames as subject") and bool(
+        _IN_PICTURE_CONTEXT.search(caption[max(0, m.start() - 40) : m.start()])
     )
 
 

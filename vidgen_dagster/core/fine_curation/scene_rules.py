@@ -579,7 +579,8 @@ _GENERAL_PATTERNS: list[Rule] = [
         ("move|goes|jump|shift|switch|cut|return|relocat|skip|travel|head|flash|flick|swap|flip|chang|transition|"
          "hop|segue|progress",),
         re.compile(
-            rf"\b(?:the\s+)?{_NARRATOR}\s+(?:that\s+|which\s+)?{_ADV}{_CHANGE_VERB}"
+            rf"(?<!picture\s)(?<!image\s)(?<!frame\s)(?<!photo\s)\b(?:the\s+)?{_NARRATOR}\s+(?:that\s+|which\s+)?"
+            rf"{_ADV}{_CHANGE_VERB}"
             rf"(?:\s+(?:back|ahead|forward|on|over|away|again))?"
             rf"(?:\s+(?:to|from|between|inside|outside|into)\b{_NOT_DIRECTION}|(?<=relocates)\b|(?<=relocate)\b)",
             _I,
