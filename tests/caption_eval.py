@@ -5,7 +5,11 @@ figures from the same files.
 
 * Tuning material (:data:`TUNING_FILES`): every set the rules have been written or tuned against -- the development
   set, ``captions_unseen.jsonl`` (both of its former halves: its held-out half was looked at while tuning, so it no
-  longer measures generalisation), ``captions_tuning_extra.jsonl`` and ``captions_tuning_more.jsonl``.
+  longer measures generalisation), ``captions_tuning_extra.jsonl`` and ``captions_tuning_more.jsonl`` (380 captions
+  written for rules-4 in six batches: dense VLM prose, one-liners, lists, timelines, many verbs for a change of
+  scene, and hard negatives -- pans, zooms, drones, "then he walks into", light and weather changes, screens inside
+  the picture; labelled by the guideline in ``captions_unseen.md``; each batch was scored once before the rules were
+  tuned on it).
 * Held out (:data:`FRESH`): ``captions_fresh.jsonl``, written by another author without reading the rules and never
   used for tuning. Its disagreements are printed only on request, so that tuning does not look at them.
 """
