@@ -4,17 +4,18 @@ Pure Python (``re``, ``collections``, ``zlib``), deterministic, no models; a few
 CPU core. The rules are deliberately precise (high precision first): each fires on explicit wording
 and records the matched text as evidence in :attr:`RuleResult.reasons`. One module per label:
 
-* ``scene_transition`` (:mod:`.scene_rules`, :mod:`.scene_structure`) -- editorial language and structure. General
-  vocabulary rather than the wording of single captions: shot nouns (scene, setting, view, footage, camera angle) x
-  change-of-shot verbs ("the setting flips to", "the view jumps from the cockpit to", "the scene then becomes a
-  platform"); the *video* moving ("the clip goes from a race to an interview"); "a new/different/second" camera,
-  angle or setting; multi-shot nouns (montage, title cards, "several takes", "alternating shots"); time ellipses
-  ("weeks later", "is shown afterwards"); list fields ("Setting: a lake -> a market", "Locations: a, b"); a sequence
-  marker followed by a place not named before with no movement described ("Later in the video, he is sitting in a
-  beach bar"); list items or "begins in ... ends in ..." set in different places. Gates keep one-shot captions
-  clean: a negation just before ("no cuts", "never switches to"), an edit on a screen inside the picture, and for the
-  softer kinds a camera move, a continuous take or subject movement in the same sentence ("the view changes as the
-  drone climbs", "then she walks into a cafe", "the scene shifts from daylight to dusk").
+* ``scene_transition`` (:mod:`.scene_rules`; :mod:`.scene_phrases`, :mod:`.scene_structure`) -- editorial language
+  and structure. The phrase table of rules-1..3, then general vocabulary rather than the wording of single captions:
+  shot nouns (scene, setting, view, footage, camera angle) x change-of-shot verbs ("the setting flips to", "the view
+  jumps from the cockpit to", "the scene then becomes a platform"); the *video* moving ("the clip goes from a race
+  to an interview"); "a new/different/second" camera, angle or setting; multi-shot nouns (montage, title cards,
+  "several takes", "alternating shots"); time ellipses ("weeks later", "is shown afterwards"); list fields
+  ("Setting: a lake -> a market", "Locations: a, b"); a sequence marker followed by a place not named before with no
+  movement described ("Later in the video, he is sitting in a beach bar"); list items or "begins in ... ends in ..."
+  set in different places. Gates keep one-shot captions clean: a negation just before ("no cuts", "never switches
+  to"), an edit on a screen inside the picture, and for the softer kinds a camera move, a continuous take or subject
+  movement in the same sentence ("the view changes as the drone climbs", "then she walks into a cafe", "the scene
+  shifts from daylight to dusk").
 * ``frame_level`` (:mod:`.frame_rules`) -- frames or images enumerated or treated as the input: "the first
   image", "First image:", "Frame 1" / "Frames 1-2" / "pic 2" / "Image A:", "the top-left image", "Top left:",
   "the top row of images", "in these images", "the provided images", "as the frames progress", "still images",
