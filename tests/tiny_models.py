@@ -26,16 +26,16 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, (chr(c) for c in cs), strict=True))
 
 
-def build_tiny_clip(folder: str | Path, seed: int = 0) -> Path:
-    """Write a random-weight CLIP (projection dim 16, 32 px images) with its tokenizer and image
-    processor to ``folder``, in the layout of a hub snapshot. Returns the folder."""
-    import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+def write_clip_tokenizer(folder: str | Path):
+    """Write a CLIP BPE tokenizer (``vocab.json``, ``merges.txt``) to ``folder`` and load it back.
+
+    A vocabulary with no merges: every byte-level character alone and as a word end (``</w>``), plus the
+    special tokens (``<|startoftext|>`` 0, ``<|endoftext|>`` 1, also the padding token, as in OpenAI CLIP).
+    Real CLIP tokenization rules, just one token per character."""
+    from transformers import CLIPTokenizer
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    # A BPE vocabulary with no merges: every byte-level character alone and as a word end (`</w>`),
-    # plus the special tokens. Real CLIP tokenization rules, just one token per character.
     alphabet = sorted(set(_bytes_to_unicode().values()))
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for suffix in ("", "</w>"):
@@ -43,10 +43,20 @@ def build_tiny_clip(folder: str | Path, seed: int = 0) -> Path:
             vocab[ch + suffix] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
     (folder / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer.from_pretrained(folder)
+    return CLIPTokenizer.from_pretrained(folder)
+
+
+def build_tiny_clip(folder: str | Path, seed: int = 0) -> Path:
+    """Write a random-weight CLIP (projection dim 16, 32 px images) with its tokenizer and image
+    processor to ``folder``, in the layout of a hub snapshot. Returns the folder."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    folder = Path(folder)
+    tokenizer = write_clip_tokenizer(folder)
 
     config = CLIPConfig(
-        text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        text_config={"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
                      "num_attention_heads": 2, "max_position_embeddings": 77,
                      "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1},
         vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32, "intermediate_size": 64,
@@ -58,6 +68,51 @@ def build_tiny_clip(folder: str | Path, seed: int = 0) -> Path:
     image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
     return folder
+
+
+# openai/clip-vit-large-patch14 (the default ``visual.clip_model``) as its config.json gives it: the ViT-L/14
+# image tower (24 layers of 1024, 16 heads, 14 px patches of a 224 px image: 257 tokens), the 12-layer 768-wide
+# text tower over 77 positions, both projected to 768, which is the input the LAION aesthetic head was trained on.
+CLIP_VIT_L14 = {
+    "text_config": {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12,
+                    "num_hidden_layers": 12, "max_position_embeddings": 77, "vocab_size": 49408,
+                    "hidden_act": "quick_gelu"},
+    "vision_config": {"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16,
+                      "num_hidden_layers": 24, "image_size": 224, "patch_size": 14, "hidden_act": "quick_gelu"},
+    "projection_dim": 768,
+    "logit_scale_init_value": 2.6592,
+}
+
+
+def clip_vit_l14(folder: str | Path, *, layers: int | None = None, real_vocab: bool = False, save: bool = True,
+                 seed: int = 0):
+    """A random-weight CLIP of :data:`CLIP_VIT_L14`'s shape: (model, processor); written to ``folder`` in the
+    layout of a hub snapshot when ``save``.
+
+    Every width is the real one. ``layers`` cuts both towers to that many layers (shape checks stay cheap);
+    ``real_vocab`` keeps the 49408-row token embedding table (real memory) instead of the local tokenizer's
+    size. The image processor is ``CLIPImageProcessor()``'s defaults, which are OpenAI's
+    preprocessor_config.json (shortest edge 224, centre crop 224, bicubic, OpenAI mean/std)."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    folder = Path(folder)
+    tokenizer = write_clip_tokenizer(folder)
+    text = dict(CLIP_VIT_L14["text_config"], bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    vision = dict(CLIP_VIT_L14["vision_config"])
+    if not real_vocab:
+        text["vocab_size"] = len(tokenizer)
+    if layers is not None:
+        text["num_hidden_layers"] = vision["num_hidden_layers"] = layers
+    config = CLIPConfig(text_config=text, vision_config=vision, projection_dim=CLIP_VIT_L14["projection_dim"],
+                        logit_scale_init_value=CLIP_VIT_L14["logit_scale_init_value"])
+    torch.manual_seed(seed)
+    model = CLIPModel(config).eval()
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tokenizer)
+    if save:
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
+    return model, processor
 
 
 def install_in_hf_cache(model_folder: str | Path, cache_dir: str | Path, repo_id: str, commit: str) -> Path:
