@@ -1,14 +1,24 @@
 """A real OpenAI-compatible HTTP server for tests, generating with a tiny local causal LM.
 
 :class:`TinyOpenAIServer` runs a :class:`http.server.ThreadingHTTPServer` on ``127.0.0.1`` (a free
-port) in a background thread and speaks the chat-completions API over real sockets:
+port) in a background thread and speaks the chat-completions API over real sockets, in the shapes of
+vLLM's OpenAI server (``vllm/entrypoints/openai/chat_completion/protocol.py``):
 
 * ``GET /v1/models`` -> ``{"object": "list", "data": [{"id": <model name>, ...}]}``
-* ``POST /v1/chat/completions`` -> ``choices[0].message.content``, ``finish_reason`` (``"length"`` when
-  ``max_tokens`` was hit, else ``"stop"``) and ``usage``. Content parts of type ``image_url`` must be
+* ``POST /v1/chat/completions`` -> vLLM's ``ChatCompletionResponse``: ``choices[0].message`` with
+  ``content`` and ``reasoning`` (``reasoning_content`` before vLLM 0.11: ``reasoning_field``),
+  ``finish_reason`` (``"length"`` when ``max_tokens`` was hit, else ``"stop"``), ``stop_reason``,
+  ``logprobs``, and ``usage`` (``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
+  ``prompt_tokens_details``). Content parts of type ``image_url`` must be
   ``data:image/jpeg;base64,...`` URLs holding a decodable JPEG (else HTTP 400, like a real server);
   the tiny LM is text-only, so each message's text is prefixed with ``(N images attached: WxH #rrggbb, ...)``
   (size and mean colour of each image) and the model conditions on that. A prompt longer than the context is a 400, as on vLLM.
+* errors as vLLM's ``ErrorResponse``: ``{"error": {"message", "type", "param", "code": <HTTP status>}}``.
+* ``think_tokens=N`` serves it as a *reasoning model* behind vLLM's ``--reasoning-parser``: the first N
+  generated tokens are the reasoning (``message.reasoning``), the rest the answer (``content``; null
+  when generation stopped within the reasoning, as vLLM answers when the limit is hit while thinking).
+* ``text_only=True`` serves it as vLLM serves a text model: a request with image parts is a 400
+  ``"<model> is not a multimodal model"`` (vLLM's ``MultiModalRegistry.create_processor``).
 
 Generation is real: ``AutoModelForCausalLM.generate`` (greedy at temperature 0, sampling otherwise)
 on the model built by :func:`tests.tiny_lm.build_tiny_lm`, with its chat template.
@@ -17,7 +27,8 @@ Faults (:class:`Faults`) are injected on chat requests, counted in arrival order
 HTTP error (500 / 429 with ``Retry-After`` / 400 ...), are delayed, or get a malformed body;
 ``judge_json`` emulates JSON-constrained decoding (the LM's tokens wrapped into the judge schema) and
 ``bad_judge_first`` skips that for the first N generations. ``script`` replaces generation by a
-callable (deterministic content for parser tests). Every request is logged in :attr:`requests`.
+callable (deterministic content for parser tests) returning the content, or ``(content,
+finish_reason)``. Every request is logged in :attr:`requests`.
 
     with TinyOpenAIServer(model_dir, faults=Faults(fail_first=2)) as srv:
         client = OpenAIClient(srv.base_url, srv.model_name)
@@ -70,6 +81,8 @@ class RequestRecord:
     temperature: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning: str | None = None  # what a reasoning model's reply carried as reasoning
+    content: str | None = None  # ... and as the answer
     authorization: str | None = None
     at: float = field(default_factory=time.monotonic)  # arrival
     done: float | None = None  # reply ready to send (monotonic)
@@ -80,7 +93,7 @@ class _Abort(Exception):
 
 
 class _HTTPError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error"):
+    def __init__(self, status: int, message: str, kind: str = "BadRequestError"):
         super().__init__(message)
         self.status = status
         self.kind = kind
@@ -138,8 +151,9 @@ class TinyOpenAIServer:
     """
 
     def __init__(self, model_dir: str | Path | None = None, *, faults: Faults | None = None,
-                 script: Callable[[dict, int], str] | None = None, model_name: str = "tiny-lm",
-                 api_key: str | None = None):
+                 script: Callable[[dict, int], str | tuple[str, str]] | None = None, model_name: str = "tiny-lm",
+                 api_key: str | None = None, think_tokens: int = 0, reasoning_field: str = "reasoning",
+                 text_only: bool = False):
         if model_dir is None and script is None:
             raise ValueError("TinyOpenAIServer needs a model_dir or a script")
         self.model_dir = Path(model_dir) if model_dir is not None else None
@@ -147,6 +161,11 @@ class TinyOpenAIServer:
         self.script = script
         self.model_name = model_name
         self.api_key = api_key
+        self.think_tokens = int(think_tokens)
+        self.reasoning_field = reasoning_field
+        self.text_only = text_only
+        # What `vllm serve` was given (vLLM names it in errors); the served name is `model_name`.
+        self.model_path = str(model_dir) if model_dir is not None else model_name
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._chat_count = 0
@@ -264,6 +283,8 @@ class TinyOpenAIServer:
                 if kind == "text":
                     texts.append(str(part.get("text", "")))
                 elif kind == "image_url":
+                    if self.text_only:
+                        raise _HTTPError(400, f"{self.model_path} is not a multimodal model")
                     url = (part.get("image_url") or {}).get("url")
                     sizes.append(decode_image_url(url))
                 else:
@@ -273,7 +294,9 @@ class TinyOpenAIServer:
             out.append({"role": message["role"], "content": prefix + "\n".join(texts)})
         return out
 
-    def _generate(self, messages: list[dict], max_tokens: int, temperature: float) -> tuple[str, str, int, int]:
+    def _generate(self, messages: list[dict], max_tokens: int,
+                  temperature: float) -> tuple[str | None, str | None, str, int, int]:
+        """-> (reasoning, content, finish_reason, prompt tokens, completion tokens)."""
         import torch
 
         assert self.tokenizer is not None and self.model is not None
@@ -298,8 +321,13 @@ class TinyOpenAIServer:
             finish = "stop"
         else:
             finish = "length" if len(new) >= max_tokens else "stop"
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return text, finish, n_prompt, len(new)
+        if not self.think_tokens:
+            return None, self.tokenizer.decode(new, skip_special_tokens=True), finish, n_prompt, len(new)
+        # A reasoning parser's split: reasoning first; no answer when generation ended inside it.
+        reasoning = self.tokenizer.decode(new[: self.think_tokens], skip_special_tokens=True)
+        answer = new[self.think_tokens:]
+        content = self.tokenizer.decode(answer, skip_special_tokens=True) if answer else None
+        return reasoning, content, finish, n_prompt, len(new)
 
     def handle_chat(self, body: Any, record: RequestRecord) -> tuple[int, dict[str, str], bytes]:
         """-> (status, headers, body bytes) for one chat request, faults included."""
@@ -312,7 +340,8 @@ class TinyOpenAIServer:
         if index < f.fail_first:
             record.fault = f"status {f.fail_status}"
             headers = {} if f.retry_after is None else {"Retry-After": f"{f.retry_after:g}"}
-            return f.fail_status, headers, _error_body(f"injected failure #{index + 1}", "server_error")
+            return f.fail_status, headers, _error_body(f"injected failure #{index + 1}", "InternalServerError",
+                                                       f.fail_status)
         if index < f.malformed_first:
             record.fault = "malformed"
             return 200, {}, b'{"id": "chatcmpl-broken", "choices": [{"message": {"content": "trunc'
@@ -329,31 +358,47 @@ class TinyOpenAIServer:
         temperature = float(body.get("temperature") or 0.0)
         record.max_tokens, record.temperature = max_tokens, temperature
         messages = self._flatten(body.get("messages"), record)
+        reasoning: str | None = None
         if self.script is not None:
-            text = self.script(body, index)
-            finish, n_prompt = "stop", sum(len(m["content"].split()) for m in messages)
+            out = self.script(body, index)
+            text, finish = out if isinstance(out, tuple) else (out, "stop")
+            n_prompt = sum(len(m["content"].split()) for m in messages)
             n_completion = len(text.split())
         else:
-            text, finish, n_prompt, n_completion = self._generate(messages, max_tokens, temperature)
+            reasoning, text, finish, n_prompt, n_completion = self._generate(messages, max_tokens, temperature)
             with self._lock:
                 generated = self._generated
                 self._generated += 1
             if f.judge_json and generated >= f.bad_judge_first:
-                text = _judge_json(text, n_completion)
+                # JSON-constrained decoding ends when the object closes: a complete verdict, "stop".
+                text, finish = _judge_json(text or "", n_completion), "stop"
             elif f.judge_json:
                 record.fault = "bad judge json"
         record.prompt_tokens, record.completion_tokens = n_prompt, n_completion
-        payload = {
-            "id": f"chatcmpl-{index}",
+        record.reasoning, record.content = reasoning, text
+        return 200, {}, json.dumps(self.completion_body(index, reasoning, text, finish, n_prompt,
+                                                        n_completion)).encode()
+
+    def completion_body(self, index: int, reasoning: str | None, content: str | None, finish: str,
+                        n_prompt: int, n_completion: int) -> dict:
+        """vLLM's ``ChatCompletionResponse`` (non-streaming), field for field."""
+        message = {"role": "assistant", "content": content, "refusal": None, "annotations": None, "audio": None,
+                   "function_call": None, self.reasoning_field: reasoning}  # empty tool_calls are dropped
+        return {
+            "id": f"chatcmpl-{index:032x}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.model_name,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": finish}],
-            "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_completion,
-                      "total_tokens": n_prompt + n_completion},
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish,
+                         "stop_reason": None, "token_ids": None}],
+            "service_tier": None,
+            "system_fingerprint": None,
+            "usage": {"prompt_tokens": n_prompt, "total_tokens": n_prompt + n_completion,
+                      "completion_tokens": n_completion, "prompt_tokens_details": None},
+            "prompt_logprobs": None,
+            "prompt_token_ids": None,
+            "kv_transfer_params": None,
         }
-        return 200, {}, json.dumps(payload).encode()
 
 
 def _judge_json(text: str, n_tokens: int) -> str:
@@ -364,8 +409,9 @@ def _judge_json(text: str, n_tokens: int) -> str:
     return json.dumps({**labels, "rationale": text})
 
 
-def _error_body(message: str, kind: str = "invalid_request_error") -> bytes:
-    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}}).encode()
+def _error_body(message: str, kind: str = "BadRequestError", code: int | None = None) -> bytes:
+    """vLLM's ``ErrorResponse``: ``code`` is the HTTP status."""
+    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -446,9 +492,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         except _HTTPError as exc:
-            status, headers, payload = exc.status, {}, _error_body(str(exc), exc.kind)
+            status, headers, payload = exc.status, {}, _error_body(str(exc), exc.kind, exc.status)
         except Exception as exc:  # a bug in generation: a 500, as a real server would answer
-            status, headers, payload = 500, {}, _error_body(f"{type(exc).__name__}: {exc}", "server_error")
+            status, headers, payload = 500, {}, _error_body(f"{type(exc).__name__}: {exc}", "InternalServerError",
+                                                            500)
         finally:
             self.owner._leave()
         record.status = status

@@ -37,6 +37,7 @@ from vidgen_dagster.core.fine_curation.judge import (
     parse_judgement,
     render_judge_prompt,
 )
+from vidgen_dagster.core.fine_curation.rules import check_caption
 
 MODEL = "tiny-lm"
 FAST = {"backoff_s": 0.01, "max_backoff_s": 0.05}  # client kwargs: near-instant retries
@@ -228,6 +229,88 @@ def test_api_key_is_sent(tiny_lm, monkeypatch):
             client(srv).check()
         with pytest.raises(ScoringError, match=r"HTTP 401 \(not retried\): Incorrect API key"):
             client(srv, api_key="wrong").chat([{"role": "user", "content": "x"}], max_tokens=2)
+
+
+# -- responses shaped like vLLM's server -------------------------------------------------------------
+
+
+def test_usage_and_length_cut_are_recorded_and_flagged(server):
+    """vLLM's usage block gives the token counts; a caption cut at max_tokens (finish_reason "length")
+    is recorded truncated and the rule detectors reject it for that reason."""
+    res = captioner(server, max_tokens=3).caption([clip(3)])[0]
+    record = server.chat_requests[0]
+    assert (res.prompt_tokens, res.completion_tokens) == (record.prompt_tokens, record.completion_tokens)
+    assert res.completion_tokens == 3 and res.finish_reason == "length" and res.truncated
+    verdict = check_caption(res.caption, res.finish_reason)
+    assert verdict.labels["reduplication"] and 'truncated: finish_reason == "length"' in verdict.reasons["reduplication"]
+
+
+@pytest.mark.parametrize("field", ["reasoning", "reasoning_content"])  # vLLM >= 0.11 / older vLLM
+def test_reasoning_model_answer_is_the_content(tiny_lm, field):
+    with TinyOpenAIServer(tiny_lm, think_tokens=4, reasoning_field=field) as srv:
+        res = captioner(srv, max_tokens=16).caption([clip(4)])[0]
+        record = srv.chat_requests[0]
+        assert res.status == "ok", res.error
+        assert record.reasoning and record.content  # the reply carried both
+        assert res.caption == record.content.strip()  # the answer only; the reasoning is not part of it
+        # The token counts are the usage block's (vLLM counts the reasoning tokens as completion tokens).
+        assert (res.prompt_tokens, res.completion_tokens) == (record.prompt_tokens, record.completion_tokens)
+        text = chat_model(srv).complete([{"role": "user", "content": "Is this caption fine?"}], max_tokens=16)
+        assert text.text == srv.chat_requests[-1].content
+
+
+def test_reasoning_without_an_answer_is_a_clear_error(tiny_lm):
+    """A reasoning model that spends max_tokens thinking answers content null: a clear error naming
+    the cause, not retried (the same request would end the same way)."""
+    with TinyOpenAIServer(tiny_lm, think_tokens=50) as srv:
+        res = captioner(srv, max_tokens=6, max_retries=3).caption([clip(5)])[0]
+        assert res.status == "failed" and srv.chat_requests[0].content is None
+        assert res.error.startswith("no_answer: the model answered with reasoning only and no content")
+        assert "finish_reason 'length'" in res.error and "raise max_tokens" in res.error
+        assert len(srv.chat_requests) == 1
+        verdict = LLMJudge(chat_model(srv), judge_prompt(), max_tokens=6).judge("A cat sleeps.")
+        assert verdict.status == "failed" and verdict.attempts == 1 and "reasoning only" in verdict.error
+
+
+def test_images_sent_to_a_text_only_model_name_the_cause(tiny_lm):
+    """vLLM serving a text model answers image parts with a 400 "<model> is not a multimodal model":
+    the run fails once with what to change, every clip is asked once (no retries)."""
+    with TinyOpenAIServer(tiny_lm, text_only=True) as srv:
+        with pytest.raises(ModelUnavailableError) as err:
+            captioner(srv, max_retries=3).caption([clip(i) for i in range(3)])
+        message = str(err.value)
+        assert "does not accept images" in message and f"{srv.model_path} is not a multimodal model" in message
+        assert "set captions.openai_model to a vision-language model" in message
+        chats = srv.chat_requests
+        assert len(chats) == 3 and all(r.status == 400 for r in chats)
+        # The body the client read is vLLM's ErrorResponse.
+        import requests
+
+        body = requests.post(f"{srv.base_url}/chat/completions", timeout=10, json={
+            "model": MODEL, "max_tokens": 2, "messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,AAAA"}}]}]}).json()
+        assert body == {"error": {"message": f"{srv.model_path} is not a multimodal model", "type": "BadRequestError",
+                                  "param": None, "code": 400}}
+        # Text-only requests (the judge's) are served as usual.
+        assert chat_model(srv).complete([{"role": "user", "content": "hi"}], max_tokens=3).text
+
+
+def test_judge_does_not_accept_a_verdict_cut_at_max_tokens(tiny_lm):
+    verdict = json.dumps({"scene_transition": False, "frame_level": False, "reduplication": False,
+                          "rationale": "fine"})
+
+    def cut_first(n):
+        # A parsable verdict followed by more text until the token limit, then (if ever) a complete one.
+        return lambda body, index: (verdict + " Also, the", "length") if index < n else (verdict, "stop")
+
+    with TinyOpenAIServer(tiny_lm, script=cut_first(1)) as srv:
+        res = LLMJudge(chat_model(srv), judge_prompt(), max_attempts=3).judge("A cat sleeps.")
+        assert res.status == "ok" and res.attempts == 2
+    with TinyOpenAIServer(tiny_lm, script=cut_first(10)) as srv:
+        res = LLMJudge(chat_model(srv), judge_prompt(), max_attempts=2, max_tokens=50).judge("A cat sleeps.")
+        assert res.status == "failed" and res.labels is None and res.attempts == 2
+        assert res.error.startswith("no complete judge verdict after 2 attempts: the verdict was cut at "
+                                    'judge.max_tokens=50 (finish_reason "length"); raise judge.max_tokens')
 
 
 # -- check() and an unreachable server ---------------------------------------------------------------

@@ -12,7 +12,13 @@ Retry semantics (:meth:`OpenAIClient.chat`); one call makes at most ``1 + max_re
   practice they come from transient failures (a truncated body, a gateway's HTML page, a server
   restarting); a server that is deterministically broken costs at most ``max_retries`` extra requests.
 * **not retried**: every other 4xx (bad request, auth, unknown model, context too long). The
-  :class:`ScoringError` names the status and the server's own error message.
+  :class:`ScoringError` names the status and the server's own error message; a 400 saying the model
+  takes no images (vLLM: ``"<model> is not a multimodal model"``) is an :class:`ImagesRefusedError`.
+* **reasoning models** (vLLM ``--reasoning-parser``): the answer is ``message.content``; the reasoning
+  (``message.reasoning``, ``reasoning_content`` before vLLM 0.11) is ignored. A reply with reasoning
+  and no content (the token limit hit while thinking) is a :class:`ReasoningOnlyError`, not retried.
+* ``usage`` gives the token counts and ``finish_reason`` is passed on (``"length"``: cut by
+  ``max_tokens``); callers decide what a cut answer is worth.
 * **waits**: exponential backoff ``backoff_s * 2**retry`` capped at ``max_backoff_s``, with jitter
   (a uniform factor in [0.5, 1]); a ``Retry-After`` header (seconds or an HTTP date) on a 429/5xx
   replaces the computed wait, capped at ``max_backoff_s`` too.
@@ -61,6 +67,24 @@ class ServerUnreachableError(ScoringError):
     """The server could not be reached (connection refused / reset / DNS) on the last attempt."""
 
     code = "server_unreachable"
+
+
+class ImagesRefusedError(ScoringError):
+    """The server refused image parts: the model it serves is text-only (a configuration error)."""
+
+    code = "images_refused"
+
+
+class ReasoningOnlyError(ScoringError):
+    """A reasoning model answered with reasoning only (``content`` null)."""
+
+    code = "no_answer"
+
+
+# How servers say the model takes no images: vLLM (MultiModalRegistry: "<model> is not a multimodal
+# model"), OpenAI ("image_url is only supported by certain models"), SGLang/TGI variants.
+_IMAGES_REFUSED = ("is not a multimodal model", "not multimodal", "only supported by certain models",
+                   "does not support image", "images are not supported")
 
 
 class _Retryable(Exception):
@@ -334,8 +358,11 @@ class OpenAIClient:
             raise _Retryable(f"HTTP {status}: {server_error_message(response)}",
                              retry_after=parse_retry_after(response.headers.get("Retry-After")))
         if status >= 400:
-            raise ScoringError(f"chat completion at {url} rejected with HTTP {status} (not retried): "
-                               f"{server_error_message(response)}")
+            message = server_error_message(response)
+            if status == 400 and any(s in message.lower() for s in _IMAGES_REFUSED):
+                raise ImagesRefusedError(f"the model served at {self.base_url} does not accept images (HTTP 400: "
+                                         f"{message})")
+            raise ScoringError(f"chat completion at {url} rejected with HTTP {status} (not retried): {message}")
         if status != 200:
             raise _Retryable(f"unexpected HTTP {status}: {server_error_message(response)}")
         return _parse_completion(response)
@@ -378,9 +405,18 @@ def _parse_completion(response: requests.Response) -> Completion:
         raise _Retryable(f"malformed response (not JSON): {response.text[:_SNIPPET]!r}") from exc
     try:
         choice = body["choices"][0]
-        content = choice["message"]["content"]
+        message = choice["message"]
+        content = message["content"]
     except (KeyError, IndexError, TypeError) as exc:
         raise _Retryable(f"malformed response (no choices[0].message.content): {response.text[:_SNIPPET]!r}") from exc
+    reasoning = message.get("reasoning") or message.get("reasoning_content")
+    if content is None and isinstance(reasoning, str) and reasoning:
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        raise ReasoningOnlyError(
+            f"the model answered with reasoning only and no content ({len(reasoning)} characters of reasoning, "
+            f"{usage.get('completion_tokens', '?')} completion tokens, finish_reason "
+            f"{choice.get('finish_reason')!r}): raise max_tokens, turn the model's thinking off (vLLM: "
+            "chat_template_kwargs enable_thinking false) or serve a model that is not a reasoning model")
     if not isinstance(content, str):
         raise _Retryable(f"malformed response (choices[0].message.content is {type(content).__name__}, "
                          f"finish_reason {choice.get('finish_reason')!r}): {response.text[:_SNIPPET]!r}")

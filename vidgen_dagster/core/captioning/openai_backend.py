@@ -22,9 +22,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..backends.openai_client import OpenAIClient, ServerUnreachableError, client_from_config
+from ..backends.openai_client import (
+    ImagesRefusedError,
+    OpenAIClient,
+    ServerUnreachableError,
+    client_from_config,
+)
 from ..common.errors import ConfigError, ModelUnavailableError, ScoringError, VidgenError
 from .base import CaptionRequest, CaptionResult
+
+DEFAULT_VISION_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"  # named in the message for a text-only endpoint
 
 
 def _opt(section: Mapping[str, Any], key: str, default: Any) -> Any:
@@ -79,8 +86,10 @@ class OpenAICaptioner:
     The first :meth:`caption` call checks the server (``GET /models``) and raises
     :class:`ModelUnavailableError` if it is down or does not serve the model. Afterwards one clip's
     failure is that clip's ``failed`` result; only a batch in which *every* request found the server
-    unreachable (after all retries) raises :class:`ModelUnavailableError`, so a dead server fails the
-    run instead of recording every clip as failed.
+    unreachable (after all retries), or in which the server refused the images (a text-only model),
+    raises :class:`ModelUnavailableError`, so a dead or misconfigured endpoint fails the run instead of
+    recording every clip as failed. A reasoning model's reasoning is ignored (the caption is the
+    answer); an answer cut by ``max_tokens`` is recorded ``truncated`` (``finish_reason "length"``).
     """
 
     backend = "openai"
@@ -118,6 +127,12 @@ class OpenAICaptioner:
                 results.append(CaptionResult(clip_id=request.clip_id, status="failed", model_id=self.model_id,
                                              error=_error_record(outcome.error)))
         errors = [o.error for o in outcomes]
+        refused = next((e for e in errors if isinstance(e, ImagesRefusedError)), None)
+        if refused is not None:  # the same for every clip: a configuration error, so the run fails
+            raise ModelUnavailableError(
+                f"captions: {refused.message}; set captions.openai_model to a vision-language model the server "
+                f"serves (e.g. `vllm serve {DEFAULT_VISION_MODEL}`), or captions.openai_base_url to a server "
+                "that serves one")
         if all(isinstance(e, ServerUnreachableError) for e in errors):
             raise ModelUnavailableError(f"captioning server {self.client.base_url} became unreachable: {errors[0]}")
         return results

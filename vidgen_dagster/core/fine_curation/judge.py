@@ -8,8 +8,9 @@ asks for ONLY ``{"scene_transition": bool, "frame_level": bool, "reduplication":
 Models do not always comply, so :func:`parse_judgement` is tolerant (code fences, leading/trailing
 prose, Python ``True``/``False``, trailing commas, ``"true"``/``"false"`` strings) but strict about the
 result: three booleans or a :class:`ValueError` that says what was wrong. :class:`LLMJudge` retries
-unparsable output (temperature 0 first, then slightly higher when the backend samples) and records
-``status="failed"`` with the last parse error and a snippet of the output; it never guesses labels.
+unparsable output, and output cut by the token limit (``finish_reason "length"``: even when an object
+parses, it may be a draft), at temperature 0 first, then slightly higher when the backend samples, and
+records ``status="failed"`` with the last reason and a snippet of the output; it never guesses labels.
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ class LLMJudge:
         messages = [{"role": "user", "content": render_judge_prompt(self.prompt, caption.strip())}]
         error = ""
         raw = ""
+        cut_short = False
         for attempt in range(self.max_attempts):
             try:
                 completion = self.model.complete(messages, max_tokens=self.max_tokens,
@@ -176,12 +178,18 @@ class LLMJudge:
                 parsed = parse_judgement(raw)
             except ValueError as exc:
                 cut = " (output cut at max_tokens)" if completion.finish_reason == "length" else ""
-                error = f"{exc}{cut}; output: {_snippet(raw)}"
+                error, cut_short = f"{exc}{cut}; output: {_snippet(raw)}", False
+                continue
+            if completion.finish_reason == "length":
+                # Cut by the token limit: what parsed may be a draft or an example, not the verdict.
+                error, cut_short = (f"the verdict was cut at judge.max_tokens={self.max_tokens} (finish_reason "
+                                    f"\"length\"); raise judge.max_tokens; output: {_snippet(raw)}"), True
                 continue
             rationale = parsed.pop("rationale")
             return self._result(labels=parsed, rationale=rationale, attempts=attempt + 1, raw=raw)
+        what = "no complete judge verdict" if cut_short else "unparsable judge output"
         return self._result(labels=None, status="failed", attempts=self.max_attempts, raw=raw,
-                            error=f"unparsable judge output after {self.max_attempts} attempts: {error}")
+                            error=f"{what} after {self.max_attempts} attempts: {error}")
 
     def judge_many(self, captions: list[str], concurrency: int | None = None) -> list[JudgeResult]:
         """:meth:`judge` over ``captions`` on up to ``concurrency`` threads (default: the model's
