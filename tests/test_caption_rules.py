@@ -131,6 +131,9 @@ CLEAN_PAD = " The lighting is soft and natural, and the camera is steady."
         "Meanwhile, in the background, a cat stretches on the sofa.",
         "The scene shifts from daylight to dusk as the sun sets over the harbor.",
         "The clip begins in a hallway and ends in the classroom as she walks to her desk.",
+        "A woman walks on a beach at sunset, and the video fades to black at the end.",
+        "The video fades in from black to a sunlit meadow where a horse grazes.",
+        "The clip turns to slow motion as the wave breaks against the pier.",
     ],
 )
 def test_scene_transition_negatives(caption):
@@ -209,6 +212,8 @@ def test_reduplication_negatives(caption):
         ("Setting: a riding arena, then a forest trail.", "scene_transition"),
         ("The setting changes from a quiet library to a loud nightclub.", "scene_transition"),
         ("A woman boxes in a gym. Switch to a quiet bedroom: she sleeps.", "scene_transition"),
+        ("A man sits by a fire. The picture fades to black. A woman wakes up in a tent.", "scene_transition"),
+        ("A dog digs in a garden. The story picks up at a vet clinic.", "scene_transition"),
         ("A boy flies a kite on a hill. A boy is flying a kite on a hill.", "reduplication"),
         ("Key elements:\n- a red kayak\n- a calm river\n- a heron and the", "reduplication"),
         ("The man is walking the man is walking the man is walking the man is walking.", "reduplication"),

@@ -34,6 +34,8 @@ _ST_NOT_DIRECTION = (
     r"(?!\s+(?:the\s+)?(?:left|right|side|top|bottom|sky|ground|floor|ceiling|horizon)\b)"
     # "the view shifts to reveal a pool": an infinitive after "to" describes the camera, not an edit
     r"(?!\s+(?:reveal|show|include|follow|focus|capture|display|frame|track|keep)\b)"
+    # "the video fades to black": a fade-out unless more follows (the "fade phrase" rules decide)
+    r"(?!\s+(?:black|white)\b)"
 )
 _EDIT_NOUN = r"(?:shot|scene|view|clip|location|setting|close-?up|segment|sequence|footage|angle)"
 
@@ -184,7 +186,14 @@ PHRASE_RULES: list[Rule] = [
     (
         "fade phrase",
         ("black",),
-        re.compile(r"\b(?:fades?|fading|cuts?)\s+(?:out\s+)?(?:to|from)\s+black\b", _I),
+        # rules-4: only with something after the black ("fades to black and then opens on"); a fade-out at the end or
+        # a fade-in from black at the start is one shot (captions_unseen.md)
+        re.compile(
+            r"\b(?:fades?|fading|cuts?|dips?|dipping)\s+(?:out\s+)?to\s+black\b"
+            r"(?!\s+(?:at|as|to)\s+(?:the\s+)?(?:end|close|finish|video\s+ends|clip\s+ends))"
+            r"(?=\s*(?:[,;]|\band\b|\bbefore\b|\bthen\b|\.\s+(?!The\s+(?:video|clip)\s+ends)\S))",
+            _I,
+        ),
     ),
     (
         "fade phrase",
@@ -283,7 +292,7 @@ PHRASE_RULES: list[Rule] = [
         ("dissolve|fade",),
         re.compile(
             r"\b(?:image|picture|shot|scene|screen|view|frame|video|footage)\s+(?:\w+\s+)?"
-            r"(?:dissolves?|cross-?fades?|fades?)\s+(?:in)?to\b",
+            r"(?:dissolves?|cross-?fades?|fades?)\s+(?:in)?to\b(?!\s+(?:black|white)\b)",
             _I,
         ),
     ),

@@ -31,7 +31,8 @@ _I = re.IGNORECASE
 _NARRATOR = r"(?:video|clip|footage|film|edit|sequence|story|narrative|action|montage|reel|vlog)"
 _CHANGE_VERB = (
     r"(?:moves?|goes|jumps?|shifts?|switch(?:es)?|cuts?|returns?|relocates?|skips?|travels?|heads?|flash(?:es)?|"
-    r"flicks?|swaps?|flips?|changes?|transitions?|hops?|segues?|progresses)"
+    r"flicks?|swaps?|flips?|changes?|transitions?|hops?|segues?|progresses|pivots?|turns?|snaps?|leaps?|"
+    r"cross-?fades?|dissolves?|fades?|lands?|picks\s+up)"
 )
 _ADV = r"(?:(?:then|next|later|now|also|abruptly|suddenly|quickly|briefly|eventually|finally|again|soon)\s+)?"
 _NOT_DIRECTION = (
@@ -66,12 +67,29 @@ _GENERAL_PATTERNS: list[Rule] = [
     (
         "scene change",
         ("move|goes|jump|shift|switch|cut|return|relocat|skip|travel|head|flash|flick|swap|flip|chang|transition|"
-         "hop|segue|progress",),
+         "hop|segue|progress|pivot|turn|snap|leap|fade|dissolve|land|pick|resume",),
         re.compile(
             rf"(?<!picture\s)(?<!image\s)(?<!frame\s)(?<!photo\s)\b(?:the\s+)?{_NARRATOR}\s+(?:that\s+|which\s+)?"
             rf"{_ADV}{_CHANGE_VERB}"
             rf"(?:\s+(?:back|ahead|forward|on|over|away|again))?"
-            rf"(?:\s+(?:to|from|between|inside|outside|into)\b{_NOT_DIRECTION}|(?<=relocates)\b|(?<=relocate)\b)",
+            rf"(?:\s+(?:to|from|between|inside|outside|into|on|at)\b{_NOT_DIRECTION}|(?<=relocates)\b|(?<=relocate)\b)"
+            # a fade-in/-out at the start or end, a change of speed or colour: one shot
+            r"(?!\s+(?:black|white|slow[-\s]motion|normal\s+speed|real\s+time|black[-\s]and[-\s]white|sepia|"
+            r"monochrome|gr[ae]yscale|colou?r)\b)",
+            _I,
+        ),
+    ),
+    # "the video brings us to a cafe", "we're whisked away to", "We rejoin her at", "Then: a bus interior"
+    (
+        "scene change",
+        ("us|we|then:|next:|later:",),
+        re.compile(
+            rf"\b{_NARRATOR}\s+(?:then\s+|now\s+|next\s+)?(?:brings|drops|whisks|carries|transports|sends|moves|"
+            r"returns|takes)\s+us\b|"
+            r"\bwe(?:'re|\s+are)\s+(?:then\s+|now\s+|suddenly\s+)?(?:whisked|carried|dropped|sent|swept|moved|"
+            r"thrown)\b|"
+            r"\bwe\s+(?:rejoin|return\s+to)\b|"
+            r"(?:^|[.;]\s+)(?:then|next|later|afterwards)\s*:\s",
             _I,
         ),
     ),
@@ -246,7 +264,8 @@ _GENERAL_PATTERNS: list[Rule] = [
         ("screen|resume|next up|comes|is a",),
         re.compile(
             r"\b(?:after|following)\s+(?:an?|the)\s+(?:\w+\s+){0,2}?(?:black|blank|white|dark)\s+(?:screen|frame)s?\b|"
-            rf"\b{_NARRATOR}\s+(?:then\s+)?(?:resumes|picks\s+up|restarts)\s+(?:with|on|at)\b|"
+            rf"\b{_NARRATOR}\s+(?:then\s+)?(?:resumes|picks\s+up|restarts)\s+(?:with|on)\s+(?:an?|another)\s+"
+            r"(?:[\w'-]+\s+){0,2}?(?:shot|view|clip|scene|close-?up|footage|image)\b|"
             r"\bnext\s+up\b|"
             r"\b(?:then|next)\s+(?:comes|is|there\s+is)\s+(?:an?|another)\s+(?:\w+\s+){0,2}?"
             r"(?:shot|view|clip|scene|close-?up|sequence)\b",

@@ -147,6 +147,12 @@ def within_shot(caption: str, start: int, end: int) -> bool:
     return bool(WITHIN_SHOT.search(sentence_of(caption, start, end)))
 
 
+# A place looked at or seen through a window or door from where the subject is: "looks out of the window at the garden"
+_SEEN_FROM_HERE = re.compile(
+    r"\b(?:look\w*|gaz\w*|star\w*|watch\w*|glanc\w*|peer\w*|window|door(?:way)?|glass|balcony)\b", _I
+)
+
+
 def _place_key(text: str) -> str:
     words = text.lower().split()
     return words[-1].rstrip("s") if words else ""
@@ -165,6 +171,8 @@ def new_place(caption: str) -> list[str]:
         if not loc:
             continue
         between = caption[marker_end : loc.start()]
+        if _SEEN_FROM_HERE.search(between + loc.group(0)):
+            continue
         if MOTION.search(between) or MOTION.search(loc.group(0)) or within_shot(caption, marker_start, loc.end()):
             continue
         if negated(caption, loc.start()):
