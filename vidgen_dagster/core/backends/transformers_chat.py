@@ -125,12 +125,24 @@ def split_generation(new_ids: list[int], eos: set[int], max_new_tokens: int) -> 
     return new_ids, len(new_ids), "length" if len(new_ids) >= max_new_tokens else "stop"
 
 
+# Sampling knobs at the values that switch them off (transformers' global defaults). A checkpoint's own
+# generation_config.json may set them (Qwen2.5-VL: top_k 1, top_p 0.001, temperature 0.1; Llama 3.1:
+# temperature 0.6, top_p 0.9).
+NEUTRAL_SAMPLING = {"temperature": 1.0, "top_k": 50, "top_p": 1.0, "typical_p": 1.0, "min_p": None,
+                    "epsilon_cutoff": 0.0, "eta_cutoff": 0.0}
+
+
 def greedy_or_sampling(generation_config, *, max_new_tokens: int, temperature: float, pad_token_id: int | None,
                        repetition_penalty: float | None = None):
     """A copy of the model's generation config set for greedy decoding (``temperature <= 0``) or plain
-    temperature sampling, so a checkpoint's own sampling defaults (top_k/top_p/temperature in its
-    ``generation_config.json``) never make a run non-deterministic by surprise. ``repetition_penalty``
-    None keeps the checkpoint's own (e.g. Qwen2.5-VL ships 1.05)."""
+    temperature sampling (no top-k/top-p), so a checkpoint's own sampling defaults (top_k/top_p/temperature
+    in its ``generation_config.json``) never change decoding by surprise. ``repetition_penalty`` None keeps
+    the checkpoint's own (e.g. Qwen2.5-VL ships 1.05).
+
+    Every knob is set to an explicit value, never None: ``generate`` fills a None field of the config it is
+    given from the model's own ``generation_config`` (transformers 5), so ``top_k=None`` brought back
+    Qwen2.5-VL's ``top_k=1`` and sampling was silently greedy. Transformers 4.x instead replaces fields
+    equal to the global default; :func:`own_generation_config` covers that case."""
     import copy
 
     gen = copy.deepcopy(generation_config)
@@ -138,16 +150,27 @@ def greedy_or_sampling(generation_config, *, max_new_tokens: int, temperature: f
     gen.max_length = None
     gen.min_new_tokens = None
     gen.min_length = 0
+    for key, value in NEUTRAL_SAMPLING.items():
+        setattr(gen, key, value)
     if temperature and temperature > 0:
-        gen.do_sample, gen.temperature, gen.top_k, gen.top_p = True, float(temperature), None, None
+        gen.do_sample, gen.temperature, gen.top_k = True, float(temperature), 0  # top_k 0: off
     else:
-        gen.do_sample, gen.temperature, gen.top_k, gen.top_p = False, None, None, None
+        gen.do_sample = False
     gen.num_beams = 1
     if repetition_penalty is not None:
         gen.repetition_penalty = float(repetition_penalty)
     if pad_token_id is not None:
         gen.pad_token_id = int(pad_token_id)
     return gen
+
+
+def own_generation_config(model, generation_config) -> None:
+    """Make ``generation_config`` (from :func:`greedy_or_sampling`) the model's own, so ``generate`` has
+    no checkpoint sampling defaults left to merge into the config it is given (whatever rule this
+    transformers version merges by)."""
+    import copy
+
+    model.generation_config = copy.deepcopy(generation_config)
 
 
 @contextmanager
@@ -196,6 +219,9 @@ class TransformersChatModel:
         if pad is None:
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids, default=None)
         self.pad_token_id = pad
+        # Greedy as the model's own config: complete() derives each call's config from it.
+        own_generation_config(self.model, greedy_or_sampling(
+            model.generation_config, max_new_tokens=256, temperature=0.0, pad_token_id=pad))
 
     @classmethod
     def from_config(cls, cfg: dict, *, cache_dir: str | Path | None = None,

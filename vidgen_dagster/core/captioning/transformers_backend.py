@@ -51,6 +51,7 @@ from ..backends.transformers_chat import (
     eos_token_ids,
     from_pretrained_offline,
     greedy_or_sampling,
+    own_generation_config,
     resolve_device,
     resolve_dtype,
     resolve_hf_model,
@@ -159,6 +160,7 @@ class TransformersCaptioner:
         self.generation_config = greedy_or_sampling(
             model.generation_config, max_new_tokens=self.max_new_tokens, temperature=self.temperature,
             pad_token_id=pad, repetition_penalty=repetition_penalty)
+        own_generation_config(self.model, self.generation_config)
 
     @classmethod
     def from_config(cls, cfg: dict, *, cache_dir: str | Path | None = None) -> TransformersCaptioner:
