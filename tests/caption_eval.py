@@ -5,8 +5,8 @@ figures from the same files.
 
 * Tuning material (:data:`TUNING_FILES`): every set the rules have been written or tuned against -- the development
   set, ``captions_unseen.jsonl`` (both of its former halves: its held-out half was looked at while tuning, so it no
-  longer measures generalisation), ``captions_tuning_extra.jsonl`` and ``captions_tuning_more.jsonl`` (426 captions
-  written for rules-4 in seven batches: dense VLM prose, one-liners, lists, timelines, many verbs for a change of
+  longer measures generalisation), ``captions_tuning_extra.jsonl`` and ``captions_tuning_more.jsonl`` (491 captions
+  written for rules-4 in eight batches: dense VLM prose, one-liners, lists, timelines, many verbs for a change of
   scene, and hard negatives -- pans, zooms, drones, "then he walks into", light and weather changes, screens inside
   the picture; labelled by the guideline in ``captions_unseen.md``; each batch was scored once before the rules were
   tuned on it).

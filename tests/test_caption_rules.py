@@ -224,6 +224,11 @@ def test_reduplication_negatives(caption):
         ("The sky is very very very very blue.", "reduplication"),
         ("A baby crawls across the floor toward a ball", "reduplication"),
         ("The camera follows a girl as she walks slowly toward the...", "reduplication"),
+        (
+            "A train crosses a bridge over a river and the river flows under the bridge and the train crosses the "
+            "bridge over the river.",
+            "reduplication",
+        ),
     ],
 )
 def test_positives(caption, label):

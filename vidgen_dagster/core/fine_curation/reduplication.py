@@ -35,6 +35,9 @@ _DANGLING_ELLIPSIS = frozenset("toward towards through across around between ove
 _NEAR_IGNORE = frozenset("video clip footage shows show showing scene camera image".split())
 _NEAR_MIN_WORDS = 3
 _NEAR_JACCARD = 0.6
+_CLAUSE_SPLIT = re.compile(r",\s+|;\s+|\s+(?:and|while|as|but)\s+")
+_CLAUSE_MIN_WORDS = 4
+_CLAUSE_JACCARD = 0.8
 _COMPRESSION_MIN_CHARS = 300
 _COMPRESSION_RATIO = 2.6
 
@@ -154,6 +157,18 @@ def _near_repeat(text: str) -> str | None:
         for _, b in bags[i + 1 :]:
             if len(a & b) / len(a | b) >= _NEAR_JACCARD:
                 return f"near-repeated sentence: {quote(sent)}"
+    # Within one sentence: a clause that restates an earlier one ("a train crosses a bridge over a river and the
+    # river flows under the bridge and the train crosses the bridge over the river"); stricter, clauses are short.
+    for sent in _SENT_SPLIT.split(text):
+        clauses = []
+        for clause in _CLAUSE_SPLIT.split(sent):
+            words = {_stem(w) for w in WORD.findall(clause.lower()) if w not in _STOPWORDS and w not in _NEAR_IGNORE}
+            if len(words) >= _CLAUSE_MIN_WORDS:
+                clauses.append((clause, frozenset(words)))
+        for i, (clause, a) in enumerate(clauses):
+            for _, b in clauses[i + 1 :]:
+                if len(a & b) / len(a | b) >= _CLAUSE_JACCARD:
+                    return f"near-repeated clause: {quote(clause)}"
     return None
 
 
