@@ -23,11 +23,12 @@ and records the matched text as evidence in :attr:`RuleResult.reasons`. One modu
   of successive states of one subject ("- A door is closed. - The door is half open."). "picture frame",
   "framed by", "frame rate", "the first person", a lone "The image shows ..." do not match.
 * ``reduplication`` (:mod:`.reduplication`) -- looping/degenerate text or a missing end: empty caption;
-  ``finish_reason == "length"``; no terminal punctuation (a list item only when it ends on "and", "the", ...); a
-  word 4+ times in a row or a 2-6-word phrase 3+ times back-to-back; repeated 4-/8-grams and content bi-/trigrams; a
-  sentence repeated verbatim, or two sentences that restate each other (Jaccard >= 0.6 of their stemmed content
-  words), or two clauses of one sentence that do (>= 0.8); a character unit repeated 10+ times; zlib compression
-  ratio >= 2.6 on captions of 300+ characters. Quoted text is left out of the n-gram/sentence tests.
+  ``finish_reason == "length"``; no terminal punctuation (a list item only when it ends on "and", "the", ...); an
+  ellipsis after a dangling word ("toward the..."); a word 4+ times in a row or a 2-6-word phrase 3+ times
+  back-to-back; repeated 4-/8-grams and content bi-/trigrams; a sentence repeated verbatim, or two sentences that
+  restate each other (Jaccard >= 0.6 of their stemmed content words), or two clauses of one sentence that do (>=
+  0.8); a character unit repeated 10+ times; zlib compression ratio >= 2.6 on captions of 300+ characters. Quoted
+  text is left out of the n-gram/sentence tests.
 
 Measured by ``benchmarks/caption_rules_accuracy.py``: on the tuning material (every labelled file the rules were
 written or tuned against) and, with ``--held-out``, on ``tests/data/captions_fresh.jsonl``, written by another author
