@@ -64,6 +64,7 @@ RULES: dict[str, Rule] = {
     "scenes.gradual_window_s": Rule("number", 0.01, 60),
     "scenes.gradual_threshold": Rule("number", 0, 1),
     "scenes.gradual_ratio": Rule("number", 0),
+    "scenes.gradual_side_ratio": Rule("number", 0),
     "scenes.transnet_threshold": Rule("number", 0, 1),
     "scenes.transnet_device": Rule("str", choices=("auto", "cpu", "cuda")),
     "scenes.max_aspect_ratio": Rule("number", 1),

@@ -31,6 +31,7 @@ from .transitions import (
     fade_runs,
     gradual_boundaries,
     in_fade,
+    is_flash,
     ramp_zones,
 )
 
@@ -49,6 +50,7 @@ class SceneSettings:
     gradual_window_s: float = 0.6
     gradual_threshold: float = 0.5
     gradual_ratio: float = 1.8
+    gradual_side_ratio: float = 2.75
     transnet_threshold: float = 0.5
     transnet_device: str = "auto"  # auto | cpu | cuda
     max_aspect_ratio: float = 10.0
@@ -102,6 +104,9 @@ class SceneDetection:
 
 
 CUT_DETECTORS = ("content", "adaptive", "cascade", "transnetv2")
+# Mean HSV saturation (0-255) below which a frame is black-and-white: the cascade's Adaptive rule then
+# scores the brightness change alone. Colour footage on the shared media sits at 90-200, the B&W files at 0.
+ACHROMATIC_SATURATION = 16.0
 DISSOLVE_MARGIN_FRAMES = 3
 
 
@@ -124,7 +129,8 @@ def adaptive_cuts(scores: list[float], threshold: float, min_scene_frames: int, 
     Adaptive compares each frame's change with its neighbours' instead of a fixed level: it finds the
     low-contrast cuts of dim, desaturated footage (hardsub_cuts) that ContentDetector misses. Its
     score is ContentDetector's, so the cascade computes it once (the HSV conversion and three
-    differences per frame) and applies Adaptive's rule here; its defaults are Adaptive's own.
+    differences per frame) and applies Adaptive's rule here; its defaults are Adaptive's own. On
+    black-and-white frames the cascade passes the brightness change instead (``ACHROMATIC_SATURATION``).
     """
     cuts: list[int] = []
     last_cut = 0
@@ -165,8 +171,10 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
     dark_share: list[float] = []
     deltas: list[float] = []
     hists: list[np.ndarray] = []
+    thumbs: list[np.ndarray] = []  # 16x9 pictures (cascade): is a cut a flash?
     content_scores: list[float] = []  # ContentDetector's per-frame score (cascade: Adaptive reuses it)
     contrast: list[float] = []  # standard deviation of the grey picture: flat frames have none
+    previous_lum, previous_saturation = None, 0.0
     previous = None
     tc = None
     # FAST_BILINEAR, not AREA: area averaging turns near-black frames into hue jitter that the
@@ -189,7 +197,17 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
         for det in cut_dets:
             cuts.update(t.frame_num for t in det.process_frame(tc, image))
         if settings.cut_detector == "cascade":
-            content_scores.append(cut_dets[0]._frame_score or 0.0)
+            score = cut_dets[0]._frame_score or 0.0
+            # ContentDetector keeps this frame's H, S and V planes for the next comparison.
+            planes = cut_dets[0]._last_frame
+            saturation = cv2.mean(planes.sat)[0]
+            if previous_lum is not None and max(saturation, previous_saturation) < ACHROMATIC_SATURATION:
+                # Black-and-white footage: hue and saturation carry nothing, so ContentDetector's
+                # average of three deltas is a third of the brightness change; Adaptive's rule
+                # (its 15-point floor) then misses low-contrast grey cuts (hardsub_cuts, 229).
+                score = cv2.mean(cv2.absdiff(planes.lum, previous_lum))[0]
+            previous_lum, previous_saturation = planes.lum, saturation
+            content_scores.append(score)
         if settings.cut_detector == "cascade" or transnet is not None:
             # 48x27 is TransNetV2's input, and plenty for the gradual detector's colour histogram.
             small = cv2.resize(image, (48, 27), interpolation=cv2.INTER_AREA)
@@ -197,6 +215,7 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
                 transnet.push(small[:, :, ::-1])
             else:
                 hists.append(colour_histogram(small))
+                thumbs.append(cv2.resize(small, (16, 9), interpolation=cv2.INTER_AREA))
     if tc is not None:
         for det in cut_dets:
             cuts.update(t.frame_num for t in det.post_process(tc))
@@ -204,6 +223,10 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
     n = len(times)
     interval = float(np.median(np.diff(times))) if n > 1 else 1.0 / rate
     per_second = 1.0 / interval if interval > 0 else rate
+    if thumbs:
+        # One-frame flashes and glitches (kinetic typography) trip ContentDetector: drop a cut whose
+        # picture returns within ~0.1 s.
+        cuts = {c for c in cuts if not is_flash(thumbs, c, max(2, int(round(0.1 * per_second))))}
     gradual: list[Gradual] = []
     if transnet is not None:
         found, gradual = transnet.finish(settings.transnet_threshold)
@@ -214,7 +237,7 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
         # Dark content (a lit object on black) is compared like any other picture.
         blank = (np.asarray(dark_share) >= settings.fade_black_share) | (np.asarray(contrast) < 4.0)
         gradual = gradual_boundaries(np.stack(hists), blank, window, settings.gradual_threshold,
-                                     settings.gradual_ratio, settings.min_scene_frames)
+                                     settings.gradual_ratio, settings.min_scene_frames, settings.gradual_side_ratio)
     ramp = settings.fade_ramp_frames
     runs = fade_runs(brightness, dark_share, settings.fade_threshold, settings.fade_black_share, ramp)
     scenes = _build_scenes(cuts, gradual, runs, times, brightness, settings, per_second)
