@@ -315,3 +315,26 @@ def test_whole_default_pull_runs_against_local_servers(tmp_path, hub):
     assert not (torch_dir / raft_name).exists() and not (Path(env["HOME"]) / ".cache" / "vidgen-dagster" / "models"
                                                           / "laion" / AESTHETIC_HEAD_FILE).exists()
     assert leftovers(env) == []
+
+
+def test_weights_download_is_checked_before_it_lands(tmp_path):
+    """`download` (RAFT weights, LAION head) over real HTTP: a transfer cut short is refused (http.client
+    ends such a read quietly; the announced length catches it) and leaves nothing; a whole file passing
+    its checks is renamed into place; a mismatch never lands."""
+    from vidgen_dagster.core.common.errors import VidgenError
+    from vidgen_dagster.models.registry import download
+
+    data = blob("weights", 300_000)
+    sha, md5 = hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest()
+    dest = tmp_path / "cache" / "raft_small_C_T_V2-01064c6d.pth"
+    with HubServer() as server:
+        url = server.add_static("mirror/raft_small_C_T_V2-01064c6d.pth", data)
+        server.fault(data, FileFault(drop_at=100_000, drops=1))
+        with pytest.raises(OSError, match="closed after 100,000 of 300,000 bytes"):
+            download(url, dest, sha256_prefix=sha[:8])
+        assert list(dest.parent.iterdir()) == []
+        download(url, dest, sha256_prefix=sha[:8], md5=md5)
+        assert dest.read_bytes() == data
+        with pytest.raises(VidgenError, match="does not start with the pinned 01064c6d"):
+            download(url, tmp_path / "other" / dest.name, sha256_prefix="01064c6d")
+        assert list((tmp_path / "other").iterdir()) == []
