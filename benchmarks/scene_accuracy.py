@@ -4,8 +4,11 @@ Published report (always): the `scenes` stage's boundaries (cut, fade, dissolve)
 ``groundtruth/cuts.json``: a found boundary is a true positive when a published transition lies within
 ``--tol`` frames. "strict" transitions = the upstream project's asserted hard cuts (ContentDetector
 goldens) plus, where published, the ThresholdDetector fades (the figures reported before the cascade);
-"+adaptive" adds the cuts its AdaptiveDetector goldens assert. Neither lists the cross-dissolve in
-testvideo.mp4 (frames ~530-566, plain to the eye), which the cascade finds at ~540.
+"+adaptive" adds the cuts its AdaptiveDetector goldens assert (testvideo 691, inside the fade-out that
+ends the video, which no configuration here calls a boundary any more; the counter's colour change at 20).
+Neither list has the cross-dissolve in testvideo.mp4 (frames ~530-566, plain to the eye; the cascade and
+TransNetV2 find it at ~543), and "strict" lacks the counter's colour changes at 10 and 20 (gray -> red ->
+green; cuts.json's visual_colour_changes), so a detector that finds them loses strict precision.
 
 ``--splice``: videos built from real shared shots joined by hard cuts, fades through black and
 cross-dissolves of 8, 15 and 30 frames, with a real dark shot and a darkened one (a few bright points

@@ -264,6 +264,18 @@ def test_a_single_moving_shot_is_not_split_into_dissolves(media):
     assert len(boundaries(det, ("cut", "fade", "dissolve"))) <= 1
 
 
+def test_a_hard_cut_after_a_slow_change_is_a_cut_not_a_dissolve(media, cuts_truth):
+    # cuts_anamorphic: the table shot changes a little on its own (~460-466), then a hard cut to the
+    # hands at 484 (ffmpeg scdet measures 484 too). The long-range colour comparison took 466-484 for a
+    # blend; the cut detectors' cut makes most of that change in one step, so the cut stands, where it is.
+    measured = cuts_truth["cuts_anamorphic__pyscenedetect_issue-195-aspect-ratio.mp4"]["measured"]
+    assert 484 in measured
+    det = detect(media / "cuts_anamorphic__pyscenedetect_issue-195-aspect-ratio.mp4")
+    assert 484 in boundaries(det, ("cut",))
+    assert [f for f in boundaries(det, ("dissolve",)) if 440 <= f <= 500] == []
+    assert matched(boundaries(det, ("cut", "fade", "dissolve")), measured, 1) == measured
+
+
 def test_flashes_in_kinetic_typography_are_not_cuts(media):
     # One-frame flashes and glitches over the same words (92: a red flash; 485: "HERE" glitches; 586:
     # a light sweep): the picture is back within a frame or two. ContentDetector calls each a cut.

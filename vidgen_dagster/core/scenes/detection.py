@@ -3,7 +3,9 @@
 One decode pass at analysis resolution feeds every detector side by side. Hard cuts: PySceneDetect's
 ``ContentDetector`` and/or ``AdaptiveDetector``, or TransNetV2 (``core/scenes/transnet.py``). Gradual
 transitions (dissolves): a weight-free long-range colour comparison (``core/scenes/transitions.py``) in the
-default cascade. Fades: dark runs that are near-uniform black *and* transitions, so dark shots stay
+default cascade, kept only where the two sides really differ. The cascade also drops flashes (a "cut"
+whose picture comes back within ~0.1 s) and lets Adaptive's rule see the brightness change alone on
+black-and-white frames. Fades: dark runs that are near-uniform black *and* transitions, so dark shots stay
 content. Boundaries are frame indices of the decoded stream; seconds come from each frame's real
 presentation time, so variable-frame-rate files get true times.
 
@@ -26,6 +28,7 @@ from ..common.media import ANALYSIS_DECODE, VideoProbe, analysis_size, check_geo
 from .transitions import (
     FadeRun,
     Gradual,
+    abrupt,
     colour_histogram,
     fade_boundaries,
     fade_runs,
@@ -236,8 +239,13 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
         # Uniformly black or flat frames have no colours to compare: fades are the fade detector's.
         # Dark content (a lit object on black) is compared like any other picture.
         blank = (np.asarray(dark_share) >= settings.fade_black_share) | (np.asarray(contrast) < 4.0)
-        gradual = gradual_boundaries(np.stack(hists), blank, window, settings.gradual_threshold,
+        stacked = np.stack(hists)
+        gradual = gradual_boundaries(stacked, blank, window, settings.gradual_threshold,
                                      settings.gradual_ratio, settings.min_scene_frames, settings.gradual_side_ratio)
+        # A cut detector's cut among a "dissolve's" frames that makes most of its change in one step:
+        # the cut stands, not the dissolve.
+        gradual = [g for g in gradual if g.is_cut or not any(
+            g.start - 2 <= c <= g.end + 2 and abrupt(thumbs, g, c) for c in cuts)]
     ramp = settings.fade_ramp_frames
     runs = fade_runs(brightness, dark_share, settings.fade_threshold, settings.fade_black_share, ramp)
     scenes = _build_scenes(cuts, gradual, runs, times, brightness, settings, per_second)
