@@ -241,7 +241,7 @@ def bench_clip(frames: list[np.ndarray], cfg: dict, repeat: int, device: str, st
     tok = processor.tokenizer(captions, padding=True, truncation=True, max_length=scorer.max_text_len,
                               return_tensors="pt")
     rows.append(Row("CLIP ViT-L/14 text tower: embed_texts, 64 captions",
-                    f"input_ids {_shape(tok['input_ids'])}"))
+                    f"input_ids {_shape(tok['input_ids'])}", weights_mib=weights_mib(model)))
     text = measure(rows[-1], lambda: scorer.embed_texts(captions), max(1, repeat - 1), device)
     rows[-1].output = f"{text.shape} {text.dtype}"
     return rows
