@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -172,19 +173,52 @@ def test_recurate_schedule_requests_exactly_the_stale_assets(home, demo_footage,
         defs = build_definitions(str(home))
         schedule = defs.resolve_schedule_def("recurate_stale_shards")
         data = schedule.evaluate_tick(dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=_now(), repository_def=defs.get_repository_def()))
+            instance=instance, scheduled_execution_time=_now(), repository_def=defs.get_repository_def(),
+            resources=defs.resources))
         assert not data.run_requests and "up to date" in (data.skip_message or "")
         strict = _config(tmp_path / "s.yaml", thresholds={"ocr_max_area": 0.5})
         defs = build_definitions(str(home), strict)
         schedule = defs.resolve_schedule_def("recurate_stale_shards")
         data = schedule.evaluate_tick(dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=_now(), repository_def=defs.get_repository_def()))
+            instance=instance, scheduled_execution_time=_now(), repository_def=defs.get_repository_def(),
+            resources=defs.resources))
         (req,) = data.run_requests
         assert req.partition_key == Store(home).rows("clips")[0]["shard"]
         assert [k.to_user_string() for k in req.asset_selection] == [
             "coarse_selection", "captions", "caption_checks", "curated_clips"]
     finally:
         instance.dispose()
+
+
+def test_a_pulled_model_makes_exactly_its_assets_stale(home, media, tmp_path, tiny_models, monkeypatch):
+    """Which model runs is the data version of its source asset (`models/<step>`), recorded when curate runs,
+    never probed when the code loads: weights appearing at the configured path re-run exactly the scores that
+    use them and what lies below; nothing else."""
+    from vidgen_dagster.core.coarse.scoring.registry import STAGES
+    from vidgen_dagster.defs.graph import build_definitions
+    from vidgen_dagster.models import registry
+
+    head = tmp_path / "head.pth"
+    config = _config(tmp_path / "c.yaml", visual={"clip_model": tiny_models["clip"], "aesthetic_head": str(head),
+                                                  "device": "cpu"})
+    clip = str(media / "motion_blurry_vfr__moviepy_fire2.mp4")
+    first = vidgen("curate", clip, "--home", str(home), "--config", config, "--until", "coarse_selection")
+    assert first.returncode == 0, first.stderr
+    head.write_bytes(Path(tiny_models["head"]).read_bytes())  # the user pulls the aesthetic head
+    again = vidgen("curate", clip, "--home", str(home), "--until", "coarse_selection")
+    assert again.returncode == 0, again.stderr
+    assert "materializing visual_scores, coarse_selection\n" in again.stdout, again.stdout
+    third = vidgen("curate", clip, "--home", str(home), "--until", "coarse_selection")
+    assert ": up to date" in third.stdout and "materializing" not in third.stdout
+
+    def probe(*a, **k):
+        raise AssertionError("a model cache was probed while the code loaded")
+
+    # every model status (what `models check` resolves, what a fingerprint hashes) goes through these
+    monkeypatch.setattr(registry, "STEPS", {step: probe for step in registry.STEPS})
+    for stage in STAGES:
+        monkeypatch.setattr(type(stage), "model_status", probe)
+    build_definitions(str(home))  # loads without looking at any model
 
 
 def test_rebalance_makes_the_selections_stale_through_dagster(home, media):

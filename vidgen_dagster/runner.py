@@ -117,7 +117,7 @@ def stale_assets(defs, instance, partition: str, keys: Sequence, force: Sequence
     from dagster._core.definitions.temporal_context import TemporalContext
     from dagster._time import get_current_datetime
 
-    graph = defs.resolve_asset_graph()
+    graph = asset_graph(defs)
     view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
                           instance=instance, asset_graph=graph)
     resolver = CachingStaleStatusResolver(instance=instance, asset_graph=graph, loading_context=view)
@@ -133,17 +133,22 @@ def stale_assets(defs, instance, partition: str, keys: Sequence, force: Sequence
     return to_run
 
 
+def asset_graph(defs):
+    """The asset graph of Definitions (the CLI) or of a loaded repository (a schedule's evaluation)."""
+    return defs.resolve_asset_graph() if hasattr(defs, "resolve_asset_graph") else defs.asset_graph
+
+
 def shard_assets(defs) -> list:
     from .defs.resources import video_shards
 
-    graph = defs.resolve_asset_graph()
+    graph = asset_graph(defs)
     return [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def == video_shards]
 
 
 def upstream_of(defs, until: str | None) -> list:
     import dagster as dg
 
-    graph = defs.resolve_asset_graph()
+    graph = asset_graph(defs)
     partitioned = shard_assets(defs)
     if not until:
         return partitioned
@@ -250,6 +255,7 @@ def curate(
     use_home(resolved)
     import dagster as dg
 
+    from .defs.models import observe_models
     from .defs.resources import video_shards
 
     instance = dg.DagsterInstance.get()
@@ -290,6 +296,7 @@ def curate(
         instance.add_dynamic_partitions(video_shards.name, missing)
     echo(f"{len(entries)} file(s) in {len(shards)} shard(s) ({len(new)} new) under {resolved}")
 
+    observe_models(instance, config)  # a pulled or removed model: the assets that use it are stale
     force = [dg.AssetKey("shard_manifest"), dg.AssetKey("videos")]
     work: list[tuple[str, list[str]]] = []
     for i, shard in enumerate(shards, 1):

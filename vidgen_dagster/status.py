@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from .core.coarse.scoring.registry import STAGES
+
 
 @dataclass
 class FailedCheck:
@@ -104,8 +106,9 @@ def shard_statuses(home: str, config_path: str | None = None) -> list[ShardStatu
     """Every registered shard of ``home``, in registration order."""
     from .core.common.store import Store
     from .core.ingest import shards as shardlib
-    from .definitions import build_definitions
-    from .runner import stale_assets, upstream_of, use_home
+    from .defs.graph import build_definitions
+    from .defs.models import observe_models
+    from .runner import home_config, stale_assets, upstream_of, use_home
 
     home = use_home(home)
     store = Store(home)
@@ -116,6 +119,7 @@ def shard_statuses(home: str, config_path: str | None = None) -> list[ShardStatu
     keys = [k for k in graph.toposorted_asset_keys if k in wanted]  # listed in graph order
     check_keys = list(graph.asset_check_keys)
     instance = dg.DagsterInstance.get()
+    observe_models(instance, home_config(home, config_path))
     try:
         checks = failed_checks(instance, check_keys, {m.shard for m in manifests})
         out = []
@@ -158,16 +162,19 @@ def home_failed_checks(home: str, config_path: str | None = None) -> list[Failed
 
 
 # -- which stages ran with which models --------------------------------------------------------------
-# (step, SQL giving model, status, error, n): what each model-bound step actually did, from its table.
+# (step, SQL giving model, status, error, n): what each step actually did, from its table. The scoring stages'
+# lines come from the stage registry; the others read their own tables.
+def _stage_sql(stage) -> tuple[str, str]:
+    model = ("backend || ' ' || coalesce(model_id, '')" if "backend" in stage.schema.names
+             else f"coalesce(model_id, '{stage.step}')")
+    return stage.step, (f"SELECT {model} AS model, status, any_value(error) AS error, count(*) AS n "
+                        f"FROM {stage.name} GROUP BY 1, 2")
+
+
 _STEPS = [
     ("scenes", "SELECT 'shot detection (scenes.*)' AS model, status, any_value(error) AS error, count(*) AS n "
                "FROM scene_runs GROUP BY 1, 2"),
-    ("motion", "SELECT backend || ' ' || coalesce(model_id, '') AS model, status, any_value(error) AS error, "
-               "count(*) AS n FROM motion_scores GROUP BY 1, 2"),
-    ("ocr", "SELECT backend || ' ' || coalesce(model_id, '') AS model, status, any_value(error) AS error, "
-            "count(*) AS n FROM text_scores GROUP BY 1, 2"),
-    ("visual", "SELECT coalesce(model_id, 'CLIP') AS model, status, any_value(error) AS error, count(*) AS n "
-               "FROM visual_scores GROUP BY 1, 2"),
+    *(_stage_sql(stage) for stage in STAGES),
     ("captions", "SELECT coalesce(model_id, '') AS model, status, any_value(error) AS error, count(*) AS n "
                  "FROM captions WHERE status <> 'skipped' GROUP BY 1, 2"),
     ("alignment", "SELECT coalesce(alignment_model, 'CLIP') AS model, "
@@ -199,12 +206,12 @@ def stage_report(store) -> list[str]:
             rows = []
         if not rows:
             why = "no captions to check" if step in ("alignment", "rules", "judge") else "no clips reached this step"
-            lines.append(f"  {step:<10} {'-':<8} {why}")
+            lines.append(f"  {step:<16} {'-':<8} {why}")
             continue
         for r in sorted(rows, key=lambda r: (r["status"] != "ok", r["status"] or "")):
             verdict = _VERDICT.get(r["status"], r["status"] or "?")
             unit = "video(s)" if step == "scenes" else "clip(s)"
-            line = f"  {step:<10} {verdict:<8} {r['model'].strip() or '-'} on {r['n']} {unit}"
+            line = f"  {step:<16} {verdict:<8} {r['model'].strip() or '-'} on {r['n']} {unit}"
             if r["status"] != "ok":
                 line += f": {r['error'] or 'not run'}"
                 if step in _WHAT_THEN:

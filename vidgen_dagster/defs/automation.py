@@ -1,21 +1,24 @@
 """Automation: new shards arrive through the footage sensor (one run of the whole graph per shard);
-this schedule re-curates shards whose assets went stale — a changed threshold, prompt, model or
-taxonomy changes code versions, so only what depends on it runs, and stored scores are re-used."""
+this schedule re-curates shards whose assets went stale — a changed threshold, prompt or taxonomy changes
+code versions and a pulled model changes its source asset's data version, so only what depends on it runs,
+and stored scores are re-used."""
 
 
 import dagster as dg
 
-from .resources import video_shards
+from .models import observe_models
+from .resources import VidgenResource, video_shards
 
 
-def build_recurate_schedule(job, get_defs, cron: str) -> dg.ScheduleDefinition:
+def build_recurate_schedule(job, cron: str) -> dg.ScheduleDefinition:
     @dg.schedule(job=job, cron_schedule=cron, default_status=dg.DefaultScheduleStatus.STOPPED,
                  description="Requests, per shard, a run of exactly the assets that are stale (never "
                              "materialised, code version changed, or upstream data changed).")
-    def recurate_stale_shards(context: dg.ScheduleEvaluationContext):
+    def recurate_stale_shards(context: dg.ScheduleEvaluationContext, vidgen: VidgenResource):
         from ..runner import stale_assets, upstream_of
 
-        defs = get_defs()
+        observe_models(context.instance, vidgen.config)  # a model pulled since: its scores are stale
+        defs = context.repository_def
         keys = upstream_of(defs, None)
         requests = []
         for shard in sorted(context.instance.get_dynamic_partitions(video_shards.name)):

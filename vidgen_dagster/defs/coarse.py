@@ -2,9 +2,9 @@
 
 The score assets are generated from the stage registry (``core/coarse/scoring/registry.py``): each writes its
 stage's raw scores; ``coarse_selection`` is cheap and holds every threshold. Each asset's code version
-carries the hash of the configuration sections it reads and, for the score assets, which backend and
-weights will run (the stage's version, also its rows' ``config_hash``), so the UI marks exactly what is
-stale after a threshold change (selection only) or after ``vidgen models pull`` (the scores it affects).
+carries the hash of the configuration sections it reads (the stage's version, also its rows' ``config_hash``),
+and each score asset depends on its model's source asset (``<step>_model``, :mod:`.models`), so the UI marks
+exactly what is stale after a threshold change (selection only) or a pulled model (the scores it affects).
 """
 
 
@@ -18,6 +18,7 @@ from ..core.coarse.scoring.stage import ClipStage
 from ..core.coarse.selection import selection_hash
 from ..core.common.config import section_hash
 from .common import accounting_check, log_progress, result
+from .models import model_key
 from .resources import VidgenResource, video_shards
 
 MODEL_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL)
@@ -43,7 +44,7 @@ def _score_asset(stage: ClipStage, config: dict) -> dg.AssetsDefinition:
     res = stage.resources
     op_tags = k8s_resources(res.cpu, res.memory, gpu=res.gpu)
 
-    @dg.asset(name=stage.name, partitions_def=video_shards, group_name="coarse", deps=["frames"],
+    @dg.asset(name=stage.name, partitions_def=video_shards, group_name="coarse", deps=["frames", model_key(stage.step)],
               retry_policy=MODEL_RETRY, code_version=f"1-{stage.version(config)}", op_tags=op_tags,
               pool="gpu" if res.gpu else None, kinds={"parquet", *stage.kinds}, description=stage.description)
     def score(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:

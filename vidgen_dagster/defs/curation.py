@@ -14,9 +14,9 @@ from ..core.captioning.base import load_prompt
 from ..core.common.config import section_hash
 from ..core.fine_curation import stages as fine_stages
 from ..core.fine_curation.rules import RULES_VERSION
-from ..models.registry import fingerprint
 from .coarse import MODEL_RETRY, k8s_resources, report_failures
 from .common import accounting_check, log_progress, result
+from .models import model_key
 from .resources import VidgenResource, video_shards
 
 
@@ -30,9 +30,9 @@ def build_curation_assets(config: dict) -> tuple[list, list]:
         "+" + _prompt_version(cap_cfg["system_prompt"]) if cap_cfg.get("system_prompt") else "")
     judge_prompt = _prompt_version(judge_cfg.get("prompt") or "judge_v1.txt")
 
-    @dg.asset(partitions_def=video_shards, group_name="captioning", deps=["coarse_selection"],
+    @dg.asset(partitions_def=video_shards, group_name="captioning", deps=["coarse_selection", model_key("captions")],
               retry_policy=MODEL_RETRY,
-              code_version=f"1-{section_hash(config, 'captions')}-{caption_prompts}-{fingerprint(config, 'captions')}",
+              code_version=f"1-{section_hash(config, 'captions')}-{caption_prompts}",
               op_tags=k8s_resources("4", "32Gi", gpu=True), pool="gpu", kinds={"parquet", "transformers"},
               description="VLM captions for the clips coarse selection kept (transformers VLM or an "
                           "OpenAI-compatible server), from stored frames; reused when clip, model and prompt "
@@ -43,10 +43,9 @@ def build_curation_assets(config: dict) -> tuple[list, list]:
         return result(vidgen, "captions", context.partition_key, report_failures(context, summary, "captions"),
                       context=context)
 
-    @dg.asset(partitions_def=video_shards, group_name="captioning", deps=[captions, "visual_scores"],
+    @dg.asset(partitions_def=video_shards, group_name="captioning", deps=[captions, "visual_scores", model_key("judge"), model_key("visual")],
               retry_policy=MODEL_RETRY,
-              code_version=(f"1-{section_hash(config, 'judge', 'visual')}-{RULES_VERSION}-{judge_prompt}-"
-                            f"{fingerprint(config, 'judge')}-{fingerprint(config, 'visual')}"),
+              code_version=f"1-{section_hash(config, 'judge', 'visual')}-{RULES_VERSION}-{judge_prompt}",
               op_tags=k8s_resources("4", "32Gi", gpu=True), pool="gpu", kinds={"parquet", "transformers"},
               description="Caption–video alignment (CLIP), rule detectors for scene transition, frame-level "
                           "generation and reduplication (always), and the LLM judge (when configured).")

@@ -14,6 +14,7 @@ from .coarse import build_coarse_assets, sampling_reference
 from .curation import build_curation_assets
 from .dataset import build_dataset_assets
 from .ingest import build_footage_sensor, shard_manifest, videos
+from .models import MODEL_SOURCES
 from .resources import VidgenResource, video_shards
 from .scenes import build_scene_assets
 
@@ -38,19 +39,16 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
     build_dataset = dg.define_asset_job(
         "build_dataset", selection=dg.AssetSelection.assets(*dataset),
         description="Export and report over every shard's curated clips.")
-    holder: dict = {}
     defs = dg.Definitions(
-        assets=[*assets, *dataset, sampling_reference],
+        assets=[*assets, *dataset, sampling_reference, *MODEL_SOURCES],
         asset_checks=[shard_accounting, *coarse_checks, *curating_checks, *build_checks(),
                       *column_schema_checks(assets)],
         jobs=[curate_shard, build_dataset],
         sensors=[build_footage_sensor(curate_shard)],
-        schedules=[build_recurate_schedule(curate_shard, lambda: holder["defs"],
-                                           config["automation"]["recurate_cron"])],
+        schedules=[build_recurate_schedule(curate_shard, config["automation"]["recurate_cron"])],
         resources={"vidgen": VidgenResource(home=home, config_path=str(config_path))},
         executor=choose_executor(),
     )
-    holder["defs"] = defs
     return defs
 
 

@@ -10,8 +10,9 @@ the pipeline needs to know about it:
 * ``filters``: the thresholds it feeds (column, direction, ``thresholds.<key>``), applied by coarse selection;
 * ``figures`` and ``exports``: its distributions in the dataset report and its columns in the export;
 * ``model_status(config)``: what ``vidgen models check`` prints for it;
-* ``version(config)``: the one hash (its sections, the frames section it reads, the model that will run)
-  that is both its Dagster code version and its rows' ``config_hash``.
+* ``version(config)``: the one hash (its sections, the frames section it reads, its extra inputs) that is both
+  its Dagster code version and its rows' ``config_hash``. Which model will run is not part of it: that is the
+  data version of the step's model source asset (``<step>_model``), read when the code runs, never at load.
 
 :data:`.registry.STAGES` lists the stages; everything generated from it reads their declarations.
 """
@@ -217,8 +218,7 @@ class ClipStage:
 
     def version(self, config: dict) -> str:
         return hashlib.sha256("|".join([
-            STAGE_CODE_REVISION, section_hash(config, "frames", *self.sections),
-            model_fingerprint(self.model_status(config)), self.version_extra(config),
+            STAGE_CODE_REVISION, section_hash(config, "frames", *self.sections), self.version_extra(config),
         ]).encode()).hexdigest()[:12]
 
 
