@@ -60,8 +60,8 @@ def caption_key(model_id: str, prompt_version: str, cfg: dict) -> str:
 
 
 def run_captions(store: Store, shard: str, config: dict, progress: StepProgress = no_progress) -> dict:
-    from .base import CaptionRequest, load_prompt
     from ..coarse.frames import decode_jpeg
+    from .base import CaptionRequest, load_prompt
 
     cfg = config["captions"]
     chash = section_hash(config, "captions")
