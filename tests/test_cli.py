@@ -176,6 +176,7 @@ def test_recurate_schedule_requests_exactly_the_stale_assets(home, demo_footage,
             instance=instance, scheduled_execution_time=_now(), repository_def=defs.get_repository_def(),
             resources=defs.resources))
         assert not data.run_requests and "up to date" in (data.skip_message or "")
+        # ocr.early_exit stops a clip's text scoring at this threshold: text_scores depends on it too.
         strict = _config(tmp_path / "s.yaml", thresholds={"ocr_max_area": 0.5})
         defs = build_definitions(str(home), strict)
         schedule = defs.resolve_schedule_def("recurate_stale_shards")
@@ -185,7 +186,7 @@ def test_recurate_schedule_requests_exactly_the_stale_assets(home, demo_footage,
         (req,) = data.run_requests
         assert req.partition_key == Store(home).rows("clips")[0]["shard"]
         assert [k.to_user_string() for k in req.asset_selection] == [
-            "coarse_selection", "captions", "caption_checks", "curated_clips"]
+            "text_scores", "coarse_selection", "captions", "caption_checks", "curated_clips"]
     finally:
         instance.dispose()
 

@@ -14,10 +14,12 @@ from vidgen_dagster.core.coarse.scoring.text import (
     available_threads,
     build_text_detector,
     ocr_threads,
+    score_options,
     score_text,
     text_mask,
 )
 from vidgen_dagster.core.common import media
+from vidgen_dagster.core.common.config import load_config
 from vidgen_dagster.core.common.errors import ConfigError, ModelUnavailableError, ScoringError
 
 OCR_CFG = {"backend": "rapidocr", "recognize": True, "min_box_score": 0.5}
@@ -142,6 +144,7 @@ def test_blank_frames_and_bad_input(detector):
         "box_count": 0,
         "frames_with_text": 0,
         "text_sample": "",
+        "frames_scored": 2,
     }
     with pytest.raises(ScoringError):
         score_text(detector, [])
@@ -243,6 +246,42 @@ def test_verification_drops_detections_that_do_not_read_as_text(detector):
     cv2.putText(labelled, "SUBSCRIBE NOW", (20, 290), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (255, 255, 255), 4)
     result = score_text(detector, [labelled])
     assert 0.01 < result["text_area"] < 0.3 and "SUBSCRIBE" in result["text_sample"].upper()
+    assert score_text(detector, [labelled], stop_above=0.005) == result
+
+
+def test_early_exit_reads_every_box_when_the_largest_is_not_text(detector):
+    """The texture's whole-frame box (what the detector finds on the bare texture: it does not read as text)
+    next to a real caption's box: early exit reads the largest box first, finds no text there, and then reads
+    every box in one call, as without early exit; the caption decides, exactly as in full scoring."""
+    from vidgen_dagster.core.ingest.demo_footage import _pan
+
+    texture = cv2.resize(_pan(2, 0.0)(0), (568, 320))
+    boxes, _ = detector.detect(texture)
+    texture_box = max(boxes, key=lambda b: text_mask(texture.shape, [b]).sum())
+    assert text_mask(texture.shape, [texture_box]).mean() > 0.3
+    labelled = texture.copy()
+    cv2.putText(labelled, "SUBSCRIBE NOW", (20, 290), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (255, 255, 255), 4)
+    reads: list[int] = []
+
+    class BothBoxes:  # the caption frame's own boxes plus the texture's box
+        backend, model_id = detector.backend, detector.model_id
+
+        def detect(self, image):
+            polygons, scores = detector.detect(image)
+            return [texture_box, *polygons], [0.9, *scores]
+
+        def recognize(self, image, polygons):
+            return [t for t, _ in self.recognize_scored(image, polygons)]
+
+        def recognize_scored(self, image, polygons):
+            reads.append(len(polygons))
+            return detector.recognize_scored(image, polygons)
+
+    full = score_text(BothBoxes(), [labelled])
+    assert reads == [2] and full["box_count"] == 1 and "SUBSCRIBE" in full["text_sample"].upper()
+    reads.clear()
+    assert score_text(BothBoxes(), [labelled], stop_above=0.005) == full
+    assert reads == [1, 2]
 
 
 def test_onnx_provider_selection_follows_ocr_device():
@@ -259,3 +298,155 @@ def test_onnx_provider_selection_follows_ocr_device():
             onnx_providers("cuda")
     with pytest.raises(ConfigError):
         onnx_providers("tpu")
+
+
+# ------------------------------------------------------------------------------- early exit
+
+# Windows of the shared footage (the clips a curate of ../shared/media makes there; fixed times here, so that
+# scene-detection changes do not move them), first/middle/last frame each, and what the text filter must
+# decide: "text" = rejected (text fills > ocr_max_area of the frame), "clean" = kept, None = near the threshold
+# (burned-in subtitles, unreadable boxes): only early exit == full scoring is asserted there.
+TEXT_WINDOWS = [
+    ("text_kinetic__mejs_echo-hereweare.webm", 0.0, 2.267, "text"),
+    ("text_kinetic__mejs_echo-hereweare.webm", 3.1, 9.5, "text"),
+    ("text_kinetic__mejs_echo-hereweare.webm", 39.233, 44.567, "text"),
+    ("synthetic_text_timecode__moviepy_smpte-2997.mp4", 0.0, 10.04, "text"),
+    ("cuts_fades__pyscenedetect_testvideo.mp4", 1.034, 5.972, "text"),  # copyright overlay + URL
+    ("cuts_fades__pyscenedetect_testvideo.mp4", 18.685, 22.756, "text"),
+    ("cuts_vfr_text__pyscenedetect_goldeneye-vfr-drop3.mp4", 0.0, 3.67, "text"),  # a computer screen's menus
+    ("cuts_vfr_text__pyscenedetect_goldeneye-vfr-drop3.mp4", 3.795, 8.675, "text"),
+    ("hd_30s__moviepy_big_buck_bunny_0_30.webm", 15.708, 22.917, "text"),  # "the Peach open movie project"
+    ("hd_30s__moviepy_big_buck_bunny_0_30.webm", 23.0, 30.0, "text"),  # the title card
+    ("hd_30s__moviepy_big_buck_bunny_0_30.webm", 0.875, 5.75, None),  # boxes that do not read as text
+    ("cuts_anamorphic__pyscenedetect_issue-195-aspect-ratio.mp4", 6.84, 12.0, None),  # one subtitle line
+    ("cuts_anamorphic__pyscenedetect_issue-195-aspect-ratio.mp4", 19.48, 25.12, None),
+    ("hardsub_cuts__vsr_test2.mp4", 0.0, 8.0, None),
+    ("motion_yuv444__imageio_cockatoo.mp4", 0.0, 4.7, "clean"),
+    ("motion_yuv444__imageio_cockatoo.mp4", 8.15, 14.0, "clean"),
+    ("dim_handheld__decord_flipping_a_pancake.mkv", 0.0, 10.33, "clean"),
+]
+
+
+def frames_at(path: Path, times: list[float], short_side: int = 320) -> list[np.ndarray]:
+    """The first frame at or after each of ``times`` (BGR, analysis resolution; in the order of ``times``), in
+    one decode pass that converts only those frames; the last frame for times past the end."""
+    info = media.probe(path)
+    size = media.analysis_size(info.width, info.height, short_side, info.sample_aspect_ratio)
+    order = sorted(range(len(times)), key=lambda k: times[k])
+    out: list[np.ndarray | None] = [None] * len(times)
+    last = None
+    for _, t, frame in media.iter_frames(path, info.stream_index, info.start_time_s):
+        last = frame
+        while order and t >= times[order[0]]:
+            out[order.pop(0)] = frame.to_ndarray(format="bgr24", width=size[0], height=size[1], interpolation="AREA")
+        if not order:
+            return out
+    assert last is not None, path
+    for k in order:
+        out[k] = last.to_ndarray(format="bgr24", width=size[0], height=size[1], interpolation="AREA")
+    return out
+
+
+@pytest.fixture(scope="module")
+def text_windows(media) -> list[tuple[str, str | None, list[np.ndarray]]]:
+    by_file: dict[str, list[tuple[float, float, str | None]]] = {}
+    for name, start, end, label in TEXT_WINDOWS:
+        by_file.setdefault(name, []).append((start, end, label))
+    out = []
+    for name, windows in by_file.items():
+        times = [t for start, end, _ in windows for t in (start, (start + end) / 2, max(start, end - 0.05))]
+        frames = frames_at(media / name, times)
+        for k, (start, end, label) in enumerate(windows):
+            out.append((f"{name}@{start}-{end}", label, frames[3 * k:3 * k + 3]))
+    return out
+
+
+def test_score_options_stop_at_the_text_filter_only_with_early_exit():
+    config = load_config()
+    limit = config["thresholds"]["ocr_max_area"]
+    assert config["ocr"]["early_exit"] is True
+    assert score_options(config["ocr"], config["thresholds"])["stop_above"] == limit
+    assert score_options({**config["ocr"], "early_exit": False}, config["thresholds"])["stop_above"] is None
+    assert score_options(config["ocr"], {**config["thresholds"], "ocr_max_area": None})["stop_above"] is None
+
+
+@pytest.mark.media
+def test_early_exit_keeps_every_text_decision_on_the_shared_footage(detector, text_windows):
+    """Early exit must decide every window of the shared text footage as full scoring does, score the kept
+    ones exactly as full scoring does, and really save work on the rejected ones."""
+    config = load_config()
+    limit = config["thresholds"]["ocr_max_area"]
+    early_opts = score_options(config["ocr"], config["thresholds"])
+    full_opts = {**early_opts, "stop_above": None}
+    saved = 0
+    for window, label, frames in text_windows:
+        full = score_text(detector, frames, **full_opts)
+        early = score_text(detector, frames, **early_opts)
+        assert (early["text_area"] > limit) == (full["text_area"] > limit), (window, full, early)
+        if label is not None:
+            assert (early["text_area"] > limit) == (label == "text"), (window, label, early)
+        if full["text_area"] <= limit:
+            assert early == full, window  # a kept clip is scored exactly
+        else:
+            assert early["frames_scored"] <= full["frames_scored"] == len(frames)
+            assert early["text_sample"], window  # what rejected it was read as text
+            saved += full["frames_scored"] - early["frames_scored"]
+    assert saved >= 10, saved  # the first frame decides most text-heavy windows
+
+
+def test_early_exit_reads_only_the_boxes_that_decide(detector):
+    """One frame with a large word and many small ones: with early exit only the large box is read (the
+    recogniser sees one crop), and the clip's later frames are not detected at all."""
+    frame = np.zeros((320, 568, 3), np.uint8)
+    cv2.putText(frame, "OPEN", (30, 150), cv2.FONT_HERSHEY_SIMPLEX, 3.0, (255, 255, 255), 8, cv2.LINE_AA)
+    for k in range(6):
+        cv2.putText(frame, f"note {k}", (30 + 90 * (k % 6), 260 + 30 * (k // 6)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    seen: dict[str, list[int]] = {"detect": [], "read": []}
+
+    class Counting:
+        backend, model_id = detector.backend, detector.model_id
+
+        def detect(self, image):
+            seen["detect"].append(1)
+            return detector.detect(image)
+
+        def recognize(self, image, polygons):
+            return [t for t, _ in self.recognize_scored(image, polygons)]
+
+        def recognize_scored(self, image, polygons):
+            seen["read"].append(len(polygons))
+            return detector.recognize_scored(image, polygons)
+
+    full = score_text(Counting(), [frame, frame, frame])
+    assert full["frames_scored"] == 3 and full["box_count"] >= 4 and seen["detect"] == [1, 1, 1]
+    seen.update(detect=[], read=[])
+    early = score_text(Counting(), [frame, frame, frame], stop_above=0.005)
+    assert seen == {"detect": [1], "read": [1]}, seen
+    assert early["frames_scored"] == 1 and early["box_count"] == 1 and "OPEN" in early["text_sample"]
+    assert 0.005 < early["text_area"] < full["text_area"]
+    # Nothing above the threshold: every frame scored, exactly as without early exit.
+    blank = np.zeros_like(frame)
+    assert score_text(detector, [blank, blank], stop_above=0.005) == score_text(detector, [blank, blank])
+
+
+def test_text_stage_version_follows_the_text_threshold_only_with_early_exit():
+    """With early exit a rejected clip's scores stop at thresholds.ocr_max_area: changing it must re-score
+    text (a new code version), changing another threshold must not; with early exit off neither does."""
+    import copy
+
+    from vidgen_dagster.core.coarse.scoring.registry import BY_NAME
+
+    stage = BY_NAME["text_scores"]
+    base = load_config()
+
+    def version(ocr=None, **thresholds):
+        config = copy.deepcopy(base)
+        config["ocr"].update(ocr or {})
+        config["thresholds"].update(thresholds)
+        return stage.version(config)
+
+    assert version(ocr_max_area=0.5) != version() == version(motion_min=0.5)
+    off = {"early_exit": False}
+    assert version(off) != version() and version(off, ocr_max_area=0.5) == version(off)
+    assert "frames_scored" in stage.schema.names

@@ -9,6 +9,7 @@ them (and PyAV, OpenCV, torch) only when a stage runs: the registry is read by e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -117,18 +118,17 @@ class MotionStage(ClipStage):
 
 
 class _TextScorer:
-    batch_size = 1  # one detector batch per clip (its first/middle/last frames)
+    batch_size = 1  # one clip at a time: a clip's frames stop at the text filter's decision (ocr.early_exit)
 
-    def __init__(self, detector, cfg: dict):
+    def __init__(self, detector, cfg: dict, thresholds: dict):
         from ..frames import ROLE_FIRST, ROLE_LAST, ROLE_MIDDLE
+        from .text import score_options
 
         self.detector = detector
         self.label = f"{detector.backend} ({detector.model_id})"
         self.unavailable = None
         self.roles = list(cfg.get("frames") or [ROLE_FIRST, ROLE_MIDDLE, ROLE_LAST])
-        self.options = {"recognize": bool(cfg.get("recognize", True)),
-                        "min_box_score": float(cfg.get("min_box_score", 0.5)), "verify": bool(cfg.get("verify", True)),
-                        "min_rec_score": float(cfg.get("min_rec_score", 0.5))}
+        self.options = score_options(cfg, thresholds)
 
     def process(self, batch: StageBatch) -> list[dict]:
         from .text import score_text
@@ -159,15 +159,27 @@ class TextStage(ClipStage):
     schema = pa.schema([
         ("clip_id", STR), ("backend", STR), ("text_area", F64), ("shard", STR), ("model_id", STR),
         ("status", STR), ("error", STR), ("box_count", I64), ("frames_with_text", I64),
-        ("text_sample", STR), ("config_hash", STR),
+        ("text_sample", STR), ("frames_scored", I64), ("config_hash", STR),
     ])
+    # Bump when the text scores change for the same frames and settings. 2: ocr.early_exit (a clip stops at
+    # the text filter's threshold; frames_scored).
+    code_revision = "2"
 
     def setup(self, config: dict, inputs: StageInputs):
         from .text import build_text_detector
 
         cfg = config["ocr"]
         detector, why = build_or_unavailable(build_text_detector, cfg, "ocr")
-        return Unavailable(why) if detector is None else _TextScorer(detector, cfg)
+        return Unavailable(why) if detector is None else _TextScorer(detector, cfg, config.get("thresholds") or {})
+
+    def version(self, config: dict) -> str:
+        """With ``ocr.early_exit`` the scores depend on ``thresholds.ocr_max_area`` (a clip stops there), so
+        changing that threshold re-scores text; with it off, only the ``ocr`` and ``frames`` sections count."""
+        from .text import score_options
+
+        stop = score_options(config["ocr"], config.get("thresholds"))["stop_above"]
+        extra = f"text-revision={self.code_revision}|stop_above={stop!r}"
+        return hashlib.sha256(f"{super().version(config)}|{extra}".encode()).hexdigest()[:12]
 
     def model_status(self, config: dict) -> list[ModelStatus]:
         cfg = config["ocr"]

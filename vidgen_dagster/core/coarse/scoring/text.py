@@ -349,6 +349,15 @@ def _readable(text: str, score: float, min_rec_score: float) -> bool:
     return score >= min_rec_score and sum(ch.isalnum() for ch in text) >= 2
 
 
+def score_options(cfg: dict, thresholds: dict | None = None) -> dict:
+    """:func:`score_text`'s keyword arguments from the ``ocr`` config section; with ``ocr.early_exit`` on,
+    ``stop_above`` is the text filter's ``thresholds.ocr_max_area`` (None when that filter is off)."""
+    limit = (thresholds or {}).get("ocr_max_area")
+    return {"recognize": bool(cfg.get("recognize", True)), "min_box_score": float(cfg.get("min_box_score", 0.5)),
+            "verify": bool(cfg.get("verify", True)), "min_rec_score": float(cfg.get("min_rec_score", 0.5)),
+            "stop_above": float(limit) if cfg.get("early_exit", True) and limit is not None else None}
+
+
 def score_text(
     detector: TextDetector,
     frames: list[np.ndarray],
@@ -356,32 +365,48 @@ def score_text(
     min_box_score: float = 0.5,
     verify: bool = True,
     min_rec_score: float = 0.5,
+    stop_above: float | None = None,
 ) -> dict:
     """Text coverage of a clip from a few of its frames (BGR, analysis resolution).
 
     ``text_area``: max over frames of the fraction of the frame covered by the union of text
     boxes; ``box_count``: max boxes on one frame; ``frames_with_text``: frames with >= 1 box;
     ``text_sample``: the text recognised on the frame with the largest area (" | "-joined,
-    at most 200 characters; "" without text or with ``recognize`` and ``verify`` off).
+    at most 200 characters; "" without text or with ``recognize`` and ``verify`` off);
+    ``frames_scored``: how many of ``frames`` were scored.
     With ``verify`` every detected box is read by the recogniser and kept only when it reads as
     text (see :func:`_readable`): one recognition pass per frame that has boxes.
+
+    ``stop_above`` (the text filter's threshold) stops as soon as the clip's area exceeds it: the
+    filter's decision is then made, so the remaining frames are not detected, and on the frame that
+    decides only the largest boxes whose union could exceed it are read first (all of the frame's
+    boxes when they do not read as enough text). A clip that stays at or below it is scored exactly
+    as without ``stop_above``; one above it gets lower bounds (``text_area`` still > ``stop_above``,
+    ``frames_scored`` < len(frames) when frames were left out).
     """
     if not frames:
         raise ScoringError("no frames to score for text")
-    best_area, best_count, with_text = 0.0, 0, 0
+    best_area, best_count, with_text, scored = 0.0, 0, 0, 0
     best_frame: np.ndarray | None = None
     best_polys: list[np.ndarray] = []
     best_texts: list[str] | None = None
-    # One network call for the clip's frames where the backend batches (rapidocr); else one per frame.
-    detections = (detector.detect_many(frames) if hasattr(detector, "detect_many")
-                  else [detector.detect(f) for f in frames])
-    for frame, (polygons, scores) in zip(frames, detections, strict=True):
+    # Without stop_above one network call for the clip's frames where the backend batches (rapidocr;
+    # batching buys nothing on CPU, where frames are detected one at a time once a clip may stop early).
+    batched = stop_above is None and hasattr(detector, "detect_many")
+    detections = detector.detect_many(frames) if batched else None
+    for i, frame in enumerate(frames):
+        polygons, scores = detections[i] if detections is not None else detector.detect(frame)
+        scored += 1
         kept = [p for p, s in zip(polygons, scores, strict=True) if s >= min_box_score]
         texts = None
         if verify and kept:
-            read = (detector.recognize_scored(frame, kept) if hasattr(detector, "recognize_scored")
-                    else [(t, 1.0) for t in detector.recognize(frame, kept)])
-            pairs = [(p, t) for p, (t, sc) in zip(kept, read, strict=True) if _readable(t, sc, min_rec_score)]
+            read = None
+            if stop_above is not None:
+                read = _read_largest_first(detector, frame, kept, stop_above, min_rec_score)
+            if read is None:
+                read = _read(detector, frame, kept)
+            pairs = [(p, t) for p, (t, sc) in zip(kept, read, strict=True)
+                     if sc is not None and _readable(t, sc, min_rec_score)]
             kept, texts = [p for p, _ in pairs], [t for _, t in pairs]
         best_count = max(best_count, len(kept))
         if not kept:
@@ -390,6 +415,8 @@ def score_text(
         area = float(text_mask(frame.shape, kept).mean())
         if area > best_area:
             best_area, best_frame, best_polys, best_texts = area, frame, kept, texts
+        if stop_above is not None and best_area > stop_above:
+            break
     sample = ""
     if best_texts is not None:
         sample = TEXT_SAMPLE_SEP.join(t for t in best_texts if t)[:TEXT_SAMPLE_CHARS]
@@ -401,7 +428,48 @@ def score_text(
         "box_count": int(best_count),
         "frames_with_text": int(with_text),
         "text_sample": sample,
+        "frames_scored": int(scored),
     }
+
+
+def _read(detector: TextDetector, frame: np.ndarray, polygons: list[np.ndarray]) -> list[tuple[str, float]]:
+    """Every polygon read in one recogniser call (text, confidence)."""
+    if hasattr(detector, "recognize_scored"):
+        return detector.recognize_scored(frame, polygons)
+    return [(t, 1.0) for t in detector.recognize(frame, polygons)]
+
+
+def _read_largest_first(detector: TextDetector, frame: np.ndarray, polygons: list[np.ndarray],
+                        stop_above: float, min_rec_score: float) -> list[tuple[str, float | None]] | None:
+    """Read only the largest of ``polygons`` whose union exceeds ``stop_above`` of the frame; when what
+    they read as text still exceeds it, the clip's text decision is made: return their readings
+    (confidence None for the boxes left unread, which then do not count). None when that set is every
+    polygon, or when it does not read as enough text: the caller then reads them all in one call,
+    exactly as without early exit (the recogniser pads a call's crops to a common width, so a box's
+    reading may depend on the crops read with it)."""
+    shape = frame.shape[:2]
+    by_area = sorted(range(len(polygons)), key=lambda k: -float(cv2.contourArea(
+        np.asarray(polygons[k], np.float32).reshape(-1, 2))))
+    mask = np.zeros(shape, np.uint8)
+    chosen: list[int] = []
+    for k in by_area:
+        chosen.append(k)
+        mask |= text_mask(shape, [polygons[k]])
+        if float(mask.mean()) > stop_above:
+            break
+    else:
+        return None  # even every box together is not above it
+    if len(chosen) == len(polygons):
+        return None
+    chosen.sort()  # in reading order, as a full call would pass them
+    read = _read(detector, frame, [polygons[k] for k in chosen])
+    readable = [polygons[k] for k, (t, sc) in zip(chosen, read, strict=True) if _readable(t, sc, min_rec_score)]
+    if not readable or float(text_mask(shape, readable).mean()) <= stop_above:
+        return None
+    out: list[tuple[str, float | None]] = [("", None)] * len(polygons)
+    for k, r in zip(chosen, read, strict=True):
+        out[k] = r
+    return out
 
 
 # --------------------------------------------------------------------------------------------
