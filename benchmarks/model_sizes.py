@@ -24,8 +24,9 @@ round trip):
 * ``scenes`` with ``cut_detector: transnetv2``: a :class:`TransNetStream` fed 48x27 frames; the timed call is
   the push that runs one batch of ``BATCH_WINDOWS`` 100-frame windows (it predicts 8 x 50 = 400 frames).
 
-Per call: input shape and dtype, wall time (median, min and max of ``--repeat`` calls; no warm-up call is
-left out, the first call is as slow as the others on CPU), process CPU seconds (all threads; on a shared
+Per call: input shape and dtype, wall time (median, min and max of ``--repeat`` calls, one fewer for the
+two costliest, the stage batch and the text tower; no warm-up call is left out, the first call is as slow as
+the others on CPU), process CPU seconds (all threads; on a shared
 machine they move less than wall time), and the peak resident memory above the resident memory before the
 call (Linux: the kernel's VmHWM, reset through /proc/self/clear_refs before each call): what the call needs on
 top of the loaded weights. "weights MiB" is the model's parameters and buffers (float32) held all along. Usage::
@@ -234,7 +235,8 @@ def bench_clip(frames: list[np.ndarray], cfg: dict, repeat: int, device: str, st
         clips = [(frames[i % len(frames)], frames[(i + 1) % len(frames)], frames[(i + 2) % len(frames)])
                  for i in range(batch_size)]
         rows.append(Row(f"CLIP ViT-L/14 image tower: score_clips, {batch_size} clips (one stage batch)",
-                        f"{3 * batch_size} frames: 3 forwards of ({batch_size}, 3, 224, 224) float32"))
+                        f"{3 * batch_size} frames: 3 forwards of ({batch_size}, 3, 224, 224) float32",
+                        weights_mib=weights_mib(model)))
         measure(rows[-1], lambda: scorer.score_clips(clips), max(1, repeat - 1), device)
 
     captions = [f"{i}: {SAMPLE_CAPTION}" for i in range(64)]
