@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import numpy as np
 import pytest
@@ -414,3 +415,27 @@ def test_a_stage_declares_the_ranges_of_its_threshold_and_settings(tmp_path, key
         load_config(path)
     path.write_text(yaml.safe_dump({section: {name: None if section == "thresholds" else 30}}))
     assert load_config(path)[section][name] == (None if section == "thresholds" else 30)
+
+
+@pytest.mark.parametrize("env", [{}, {"TORCH_HOME": "/tmp/th"}, {"XDG_CACHE_HOME": "/tmp/xdg"}])
+def test_raft_weights_are_located_without_importing_torch(env, tmp_path):
+    """Where RAFT's weights live is asked at every curate (the motion model's fingerprint): it must not cost a
+    torch import, and must say what torch itself would."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from vidgen_dagster.core.coarse.scoring import motion\n"
+        "ours = motion.torch_hub_dir()\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "import torch\n"
+        "from torchvision.models import optical_flow as o\n"
+        "assert str(ours) == torch.hub.get_dir(), (ours, torch.hub.get_dir())\n"
+        "assert motion.raft_weights_url('raft_small') == o.Raft_Small_Weights.DEFAULT.url\n"
+        "assert motion.raft_weights_url('raft_large') == o.Raft_Large_Weights.DEFAULT.url\n"
+    )
+    base = {k: v for k, v in os.environ.items() if k not in ("TORCH_HOME", "XDG_CACHE_HOME")}
+    r = subprocess.run([sys.executable, "-c", script], env={**base, "HOME": str(tmp_path), **env},
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -78,19 +78,32 @@ class OpenCVFlow:
         return out
 
 
-def raft_weights_file(model: str) -> str:
-    """torchvision's file name for the default weights of ``model`` (what the hub cache holds)."""
-    from torchvision.models import optical_flow
-
-    enum = optical_flow.Raft_Small_Weights if model == "raft_small" else optical_flow.Raft_Large_Weights
-    return enum.DEFAULT.url.rsplit("/", 1)[-1]
+# The default weights torchvision (the pinned version) downloads for each RAFT model: known here so that asking
+# where the weights are never imports torch (a test checks them against torchvision's own enums).
+RAFT_WEIGHTS_URLS = {
+    "raft_small": "https://download.pytorch.org/models/raft_small_C_T_V2-01064c6d.pth",
+    "raft_large": "https://download.pytorch.org/models/raft_large_C_T_SKHT_V2-ff5fadd5.pth",
+}
 
 
 def raft_weights_url(model: str) -> str:
-    from torchvision.models import optical_flow
+    return RAFT_WEIGHTS_URLS[model]
 
-    enum = optical_flow.Raft_Small_Weights if model == "raft_small" else optical_flow.Raft_Large_Weights
-    return enum.DEFAULT.url
+
+def raft_weights_file(model: str) -> str:
+    """torchvision's file name for the default weights of ``model`` (what the hub cache holds)."""
+    return raft_weights_url(model).rsplit("/", 1)[-1]
+
+
+def torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()`` without importing torch when it is not loaded yet: ``$TORCH_HOME/hub``, else
+    ``$XDG_CACHE_HOME/torch/hub``, else ``~/.cache/torch/hub`` (torch's own rule)."""
+    import sys
+
+    if "torch" in sys.modules:  # honours torch.hub.set_dir()
+        return Path(sys.modules["torch"].hub.get_dir())
+    cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    return Path(os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(cache, "torch")))) / "hub"
 
 
 def resolve_raft_weights(cfg: dict) -> tuple[Path | None, str]:
@@ -101,9 +114,7 @@ def resolve_raft_weights(cfg: dict) -> tuple[Path | None, str]:
     if cfg.get("raft_weights"):
         path = Path(os.path.expanduser(cfg["raft_weights"]))
         return (path, str(path)) if path.is_file() else (None, f"motion.raft_weights {path} does not exist")
-    import torch
-
-    path = Path(torch.hub.get_dir()) / "checkpoints" / raft_weights_file(model)
+    path = torch_hub_dir() / "checkpoints" / raft_weights_file(model)
     if path.is_file():
         return path, str(path)
     return None, f"{path} not found (torch hub cache; `vidgen models pull` fetches it)"
