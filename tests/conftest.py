@@ -59,12 +59,13 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict:
     """Tiny random-weight models built here and saved like real ones (loaded by the real loaders):
-    a LLaVA-style VLM, a Llama-style judge LM, CLIP and a LAION aesthetic head."""
+    a Qwen2.5-VL (the default captioner's architecture), a Llama-style judge LM, CLIP and a LAION
+    aesthetic head. (A tiny LLaVA, for "any VLM", is covered in test_transformers_backends.py.)"""
     from tiny_lm import build_tiny_lm
     from tiny_models import TINY_CLIP_DIM, build_laion_head, build_tiny_clip
-    from tiny_vlm import build_tiny_vlm
+    from tiny_qwen_vl import build_tiny_qwen_vl
 
     root = tmp_path_factory.mktemp("models")
-    return {"vlm": str(build_tiny_vlm(root / "vlm")), "lm": str(build_tiny_lm(root / "lm")),
+    return {"vlm": str(build_tiny_qwen_vl(root / "vlm")), "lm": str(build_tiny_lm(root / "lm")),
             "clip": str(build_tiny_clip(root / "clip")),
             "head": str(build_laion_head(root / "head.pth", TINY_CLIP_DIM))}
