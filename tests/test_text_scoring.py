@@ -450,3 +450,6 @@ def test_text_stage_version_follows_the_text_threshold_only_with_early_exit():
     off = {"early_exit": False}
     assert version(off) != version() and version(off, ocr_max_area=0.5) == version(off)
     assert "frames_scored" in stage.schema.names
+    rows = [{"frames_scored": 1}, {"frames_scored": 3}, {"frames_scored": None, "status": "failed"}]
+    scorer = type("Scorer", (), {"options": score_options(base["ocr"], base["thresholds"])})()
+    assert stage.summarize(rows, scorer) == {"frames_scored": 4, "early_exit_above": base["thresholds"]["ocr_max_area"]}

@@ -172,6 +172,12 @@ class TextStage(ClipStage):
         detector, why = build_or_unavailable(build_text_detector, cfg, "ocr")
         return Unavailable(why) if detector is None else _TextScorer(detector, cfg, config.get("thresholds") or {})
 
+    def summarize(self, rows: list[dict], scorer) -> dict:
+        """How many frames were detected (early exit leaves out the frames of clips already rejected)."""
+        scored = [r["frames_scored"] for r in rows if r.get("frames_scored") is not None]
+        stop = getattr(scorer, "options", {}).get("stop_above")
+        return {"frames_scored": sum(scored), "early_exit_above": stop} if scored else {}
+
     def version(self, config: dict) -> str:
         """With ``ocr.early_exit`` the scores depend on ``thresholds.ocr_max_area`` (a clip stops there), so
         changing that threshold re-scores text; with it off, only the ``ocr`` and ``frames`` sections count."""
