@@ -109,3 +109,40 @@ def test_writer_streams_row_groups_and_is_atomic(tmp_path):
     assert len(store.rows("frame_runs", "sh-1")) == 5
     folder = tmp_path / "home" / "tables" / "frame_runs"
     assert sorted(p.name for p in folder.iterdir()) == ["sh-1.parquet"]
+
+
+def test_content_version_is_kept_in_the_footer_and_ignores_timings(tmp_path):
+    """The data version Dagster records is the rows' hash, computed while writing: the same rows (timings apart)
+    give the same version, other rows another, a streamed write the same as one write of the same parts, and a
+    file written without it (an older version of this tool) is hashed from its rows to the same value."""
+    import pyarrow.parquet as pq
+
+    from vidgen_dagster.core.common.store import CONTENT_VERSION_KEY
+
+    store = Store(tmp_path / "home")
+    run = {"video_id": "v1", "shard": "sh-1", "status": "ok", "frames_decoded": 10, "config_hash": "c"}
+    store.write("scene_runs", "sh-1", [{**run, "seconds": 1.5}])
+    rows, first = store.footer("scene_runs", "sh-1")
+    store.write("scene_runs", "sh-1", [{**run, "seconds": 9.25}])
+    assert store.footer("scene_runs", "sh-1") == (rows, first) == (1, first)
+    store.write("scene_runs", "sh-1", [{**run, "frames_decoded": 11, "seconds": 1.5}])
+    assert store.footer("scene_runs", "sh-1")[1] != first
+
+    parts = [[{"clip_id": f"c{i}", "video_id": "v", "shard": "sh-1", "status": "ok"}] for i in range(3)]
+    with store.writer("frame_runs", "sh-1") as write:
+        for part in parts:
+            write(part)
+    streamed = store.footer("frame_runs", "sh-1")
+    with store.writer("frame_runs", "sh-1") as write:
+        for part in parts:
+            write(part)
+    assert store.footer("frame_runs", "sh-1") == streamed and streamed[0] == 3
+
+    path = tmp_path / "home" / "tables" / "scene_runs" / "sh-1.parquet"
+    store.write("scene_runs", "sh-1", [{**run, "seconds": 1.5}])
+    table = pq.read_table(path)
+    legacy = table.replace_schema_metadata({k: v for k, v in (table.schema.metadata or {}).items()
+                                            if k != CONTENT_VERSION_KEY})
+    pq.write_table(legacy, path)
+    assert CONTENT_VERSION_KEY not in (pq.read_metadata(path).metadata or {})
+    assert store.footer("scene_runs", "sh-1") == (1, first)

@@ -44,6 +44,30 @@ from .errors import StoreError
 from .schema import TABLES, VIEWS
 
 _SHARD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+CONTENT_VERSION_KEY = b"vidgen.content_version"  # Parquet footer key: the rows' hash, computed while writing
+VOLATILE = ("seconds",)  # timing columns: not part of a table's identity
+
+
+class ContentHash:
+    """The hash of rows as written (timing columns left out): a re-run that writes the same rows gets the same
+    value, so Dagster marks nothing downstream stale for nothing. Computed from the Arrow data while it is
+    written, and stored in the file's footer, so nobody re-reads a table to learn its version."""
+
+    def __init__(self, schema: pa.Schema):
+        import hashlib
+
+        self._h = hashlib.sha256()
+        self._drop = [c for c in VOLATILE if c in schema.names]
+
+    def update(self, data: pa.Table) -> None:
+        data = data.drop_columns(self._drop) if self._drop else data
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, data.schema) as writer:
+            writer.write_table(data)
+        self._h.update(sink.getvalue())
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()[:24]
 
 
 def resolve_home(home: str | os.PathLike | None = None) -> str:
@@ -87,6 +111,9 @@ class Store:
             data = rows.select(schema.names).cast(schema)
         else:
             data = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
+        content = ContentHash(schema)
+        content.update(data)
+        data = data.replace_schema_metadata({**(data.schema.metadata or {}), CONTENT_VERSION_KEY: content.hexdigest()})
         if not self.is_local:
             buf = pa.BufferOutputStream()  # the whole file first: nothing is sent before it is complete
             pq.write_table(data, buf, compression="zstd")
@@ -122,13 +149,17 @@ class Store:
         sink = fs.open_output_stream(tmp)
         out = pq.ParquetWriter(sink, schema, compression="zstd")
 
+        content = ContentHash(schema)
+
         def write(rows: list[dict[str, Any]]) -> None:
             if rows:
-                out.write_table(pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows],
-                                                     schema=schema))
+                part = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
+                content.update(part)
+                out.write_table(part)
 
         try:
             yield write
+            out.add_key_value_metadata({CONTENT_VERSION_KEY: content.hexdigest()})
             out.close()
             sink.close()
             if self.is_local:
@@ -254,6 +285,18 @@ class Store:
     def by_clip(self, table: str, shard: str) -> dict[str, dict[str, Any]]:
         """The shard's rows of a per-clip table keyed by ``clip_id`` (empty when the shard has none)."""
         return {r["clip_id"]: r for r in self.rows(table, shard)} if self.has(table, shard) else {}
+
+    def footer(self, table: str, shard: str) -> tuple[int, str]:
+        """(row count, content version) of the shard's file, from its footer alone. Files written before the
+        version was kept in the footer are hashed from their rows (the same hash)."""
+        with self.fs.open_input_file(self.table_file(table, shard)) as f:
+            meta = pq.read_metadata(f)
+        version = (meta.metadata or {}).get(CONTENT_VERSION_KEY)
+        if version is None:
+            content = ContentHash(TABLES[table])
+            content.update(self.read(table, shard))
+            return meta.num_rows, content.hexdigest()
+        return meta.num_rows, version.decode()
 
     def rows(self, table: str, shard: str | None = None) -> list[dict[str, Any]]:
         return self.read(table, shard).to_pylist()
