@@ -60,13 +60,14 @@ def cmd_curate(args) -> int:
 
     result = curate(args.paths, home=args.home, config_path=args.config, shard_size=args.shard_size,
                     until=args.until, jobs=args.jobs)
-    _summary(args.home)
+    _summary(args.home, result.failed_checks)
     if not result.runs:
         print("nothing to do: every shard is up to date")
     return 0 if result.ok else 1
 
 
-def _summary(home: str | None) -> None:
+def _summary(home: str | None, failed_checks: list | None = None) -> None:
+    """What the home holds after a curate; ``failed_checks``: the curate's own (else read from the instance)."""
     from .core.common.store import Store
 
     store = Store(home)
@@ -86,18 +87,19 @@ def _summary(home: str | None) -> None:
         print(f"  {r['state']}: {r['path']}: {r['reason']}")
     _coarse_summary(store)
     _curated_summary(store)
-    _failed_checks_summary(store.home)
+    _failed_checks_summary(store.home, failed_checks)
     # An object-store home has no catalog file: queries build the views in memory over its tables.
     where = store.catalog_path if store.is_local else f"in-memory views over {store.uri('tables')}"
     print(f"catalog: {where}  (try: vidgen query --home {shlex.quote(str(store.home))} "
           "\"SELECT * FROM clips\")")
 
 
-def _failed_checks_summary(home: str) -> None:
+def _failed_checks_summary(home: str, failed: list | None = None) -> None:
     """Failed asset checks (warnings included) of every shard: the UI is not the only place they show."""
-    from .status import home_failed_checks
+    if failed is None:
+        from .status import home_failed_checks
 
-    failed = home_failed_checks(home)
+        failed = home_failed_checks(home)
     if failed:
         print(f"failed checks: {len(failed)}")
         for c in failed:
@@ -396,7 +398,7 @@ def cmd_demo(args) -> int:
     files = render_samples(folder)
     print(f"rendered {len(files)} sample videos into {folder}")
     result = curate([str(folder)], home=home, config_path=args.config)
-    _summary(home)
+    _summary(home, result.failed_checks)
     if not result.ok:
         return 1
     return _demo_ending(home)

@@ -75,14 +75,22 @@ def prepare_instance(home: str) -> Path:
             tmp.write_text(INSTANCE_YAML)
             os.replace(tmp, yaml_file)
         os.environ["DAGSTER_HOME"] = str(folder)
-        import dagster as dg
+        # Opening the instance creates (or migrates) its storage: do it while holding the lock, once per
+        # Dagster version and instance configuration (a marker says it was done; later commands skip the open).
+        import hashlib
+        from importlib.metadata import version
 
-        # Opening the instance creates (or migrates) its storage: do it while holding the lock.
-        instance = dg.DagsterInstance.from_config(str(folder))
-        try:
-            instance.get_runs(limit=1)
-        finally:
-            instance.dispose()
+        conf = hashlib.sha256(yaml_file.read_bytes()).hexdigest()[:12]
+        ready = folder / f".storage-ready-{version('dagster')}-{conf}"
+        if not ready.exists():
+            import dagster as dg
+
+            instance = dg.DagsterInstance.from_config(str(folder))
+            try:
+                instance.get_runs(limit=1)
+            finally:
+                instance.dispose()
+            ready.touch()
     return folder
 
 

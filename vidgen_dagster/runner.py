@@ -92,6 +92,7 @@ class CurateResult:
     new_shards: list[str] = field(default_factory=list)
     runs: list[ShardRun] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    failed_checks: list = field(default_factory=list)  # status.FailedCheck of every registered shard, after the runs
 
     @property
     def ok(self) -> bool:
@@ -309,10 +310,15 @@ def curate(
         work.append((shard, names))
     jobs = min(jobs or default_jobs(), max(1, len(work)))
     result.runs = _execute(work, resolved, jobs, log_level, echo)
-    try:
-        Store(resolved).refresh_catalog()
-    except StoreError as exc:  # the runs are recorded; the catalog file is a convenience for other tools
-        echo(f"WARNING: {exc}")
+    if work or not (store.is_local and Path(store.catalog_path).exists()):
+        try:
+            store.refresh_catalog()
+        except StoreError as exc:  # the runs are recorded; the catalog file is a convenience for other tools
+            echo(f"WARNING: {exc}")
+    from .status import failed_checks
+
+    registered = {m.shard for m in shardlib.load_manifests(store)}
+    result.failed_checks = failed_checks(instance, list(asset_graph(defs).asset_check_keys), registered)
     return result
 
 

@@ -248,10 +248,22 @@ def _merge(base: dict, override: dict, where: str = "") -> dict:
     return out
 
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the same result, faster
+_defaults_cache: dict[tuple[str, int], dict[str, Any]] = {}
+
+
 def load_defaults() -> dict[str, Any]:
-    if not DEFAULTS_FILE.exists():
-        raise ConfigError(f"defaults file missing: {DEFAULTS_FILE} (set VIDGEN_ASSETS to the assets/ folder)")
-    return yaml.safe_load(DEFAULTS_FILE.read_text())
+    """The documented defaults (parsed once per process and file version; callers get their own copy)."""
+    import copy
+
+    try:
+        key = (str(DEFAULTS_FILE), DEFAULTS_FILE.stat().st_mtime_ns)
+    except FileNotFoundError:
+        raise ConfigError(f"defaults file missing: {DEFAULTS_FILE} (set VIDGEN_ASSETS to the assets/ folder)") from None
+    if key not in _defaults_cache:
+        _defaults_cache.clear()
+        _defaults_cache[key] = yaml.load(DEFAULTS_FILE.read_text(), Loader=_SafeLoader)
+    return copy.deepcopy(_defaults_cache[key])
 
 
 def parse_overrides(text: str, source: str) -> dict[str, Any]:
