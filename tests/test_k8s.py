@@ -48,6 +48,14 @@ def test_cluster_config_is_valid_and_points_at_the_vllm_services():
               for d in docs("vllm.yaml") if d["kind"] == "Deployment"}
     assert served["vllm-captioner"] == merged["captions"]["openai_model"]
     assert served["vllm-judge"] == merged["judge"]["openai_model"]
+    # the served weights are the revisions `vidgen models pull` pins for the same models
+    from vidgen_dagster.core.backends.transformers_chat import JUDGE_LLM_REVISION
+    from vidgen_dagster.core.captioning.transformers_backend import VLM_REVISION
+
+    args = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["args"]
+            for d in docs("vllm.yaml") if d["kind"] == "Deployment"}
+    revision = {name: a[a.index("--revision") + 1] for name, a in args.items()}
+    assert revision == {"vllm-captioner": VLM_REVISION, "vllm-judge": JUDGE_LLM_REVISION}
 
 
 def test_k8s_executor_is_selected_by_environment(home, monkeypatch):
