@@ -17,6 +17,7 @@ from vidgen_dagster.core.ingest import shards as shardlib
 from vidgen_dagster.definitions import build_definitions
 from vidgen_dagster.defs.checks import ASSET_TABLES
 from vidgen_dagster.defs.resources import video_shards
+from vidgen_dagster.models.registry import STEPS
 
 ASSET_ORDER = ["shard_manifest", "videos", "scenes", "clips"]
 COARSE = ["frames", *(s.name for s in STAGES), "coarse_selection"]  # one score asset per registered stage
@@ -26,7 +27,9 @@ CURATION = ["captions", "caption_checks", "curated_clips"]
 def test_definitions_load(home):
     defs = build_definitions(str(home))
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == set(ASSET_ORDER + COARSE + CURATION + ["dataset_export", "dataset_report", "sampling_reference"])
+    models = [f"{step}_model" for step in STEPS]  # one source asset per model-bound step (defs/models.py)
+    assert keys == set(ASSET_ORDER + COARSE + CURATION + ["dataset_export", "dataset_report", "sampling_reference",
+                                                          *models])
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"shard_accounting", "coarse_accounting", "curated_accounting", "schema", "kept_rate",
             "failure_rate", "column_schema_change"} == checks
