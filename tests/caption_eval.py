@@ -1,4 +1,7 @@
-"""Scoring the caption rule detectors against the labelled caption sets in ``tests/data``.
+"""Scoring the caption detectors against the labelled caption sets.
+
+The tuning material lives in ``assets/caption_labels/`` (shipped with the package: the learned detector,
+``vidgen_dagster/core/fine_curation/learned.py``, trains on it at runtime); the held-out set stays in ``tests/data``.
 
 Shared by ``tests/test_caption_rules.py`` and ``benchmarks/caption_rules_accuracy.py`` so both report the same
 figures from the same files.
@@ -21,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidgen_dagster.core.fine_curation import LABELS
-from vidgen_dagster.core.fine_curation.rules import check_caption
+from vidgen_dagster.core.fine_curation.learned import LABELS_DIR
+from vidgen_dagster.core.fine_curation.rules import RuleResult, check_caption, check_captions
 
 DATA = Path(__file__).resolve().parent / "data"
-ORIGINAL = DATA / "captions_labelled.jsonl"
-UNSEEN = DATA / "captions_unseen.jsonl"  # guideline: captions_unseen.md
-TUNING_EXTRA = DATA / "captions_tuning_extra.jsonl"
-TUNING_MORE = DATA / "captions_tuning_more.jsonl"
+ORIGINAL = LABELS_DIR / "captions_labelled.jsonl"
+UNSEEN = LABELS_DIR / "captions_unseen.jsonl"  # guideline: tests/data/captions_unseen.md
+TUNING_EXTRA = LABELS_DIR / "captions_tuning_extra.jsonl"
+TUNING_MORE = LABELS_DIR / "captions_tuning_more.jsonl"
 TUNING_FILES = (ORIGINAL, UNSEEN, TUNING_EXTRA, TUNING_MORE)
 FRESH = DATA / "captions_fresh.jsonl"  # guideline: captions_fresh.md; held out, never tuned on
 
@@ -56,12 +60,16 @@ class LabelScore:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
-def score(items: list[dict]) -> tuple[dict[str, LabelScore], list[str]]:
-    """Per-label confusion counts of the rules on ``items``, and one line per disagreement."""
+def score(items: list[dict], learned=None) -> tuple[dict[str, LabelScore], list[str]]:
+    """Per-label confusion counts on ``items`` of the rules (``learned`` None) or of rules OR the learned detector
+    (a :class:`~vidgen_dagster.core.fine_curation.learned.LearnedDetector`), and one line per disagreement."""
     scores = {label: LabelScore() for label in LABELS}
     misses: list[str] = []
-    for it in items:
-        result = check_caption(it["caption"], it.get("finish_reason"))
+    if learned is None:
+        results: list[RuleResult] = [check_caption(it["caption"], it.get("finish_reason")) for it in items]
+    else:
+        results = check_captions([(it["caption"], it.get("finish_reason")) for it in items], learned)
+    for it, result in zip(items, results, strict=True):
         for label in LABELS:
             got, want = result.labels[label], it[label]
             key = "tp" if got and want else "fp" if got else "fn" if want else "tn"

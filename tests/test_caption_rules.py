@@ -4,18 +4,25 @@
   ``captions_tuning_extra.jsonl`` and ``captions_tuning_more.jsonl`` -- everything the rules were written or tuned
   against. Precision and recall >= 0.9 per label, per file.
 * Held out: ``captions_fresh.jsonl``, written by another author without reading the rules and never tuned on; it
-  measures the rules on wording they were not written for. Precision and recall >= 0.9 per label (issue 12).
+  measures the detectors on wording they were not written for, as the pipeline runs them by default: rules OR the
+  learned detector (``caption_rules.learned``). Precision and recall >= 0.9 per label (issue 12).
+* The learned detector itself: the real all-MiniLM-L6-v2 from its wheel, a head trained on a subset of the tuning
+  material in a temporary cache, read back from that cache, and its verdicts in ``caption_checks`` rows.
 
 ``pytest -s`` prints each table.
 """
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 from caption_eval import FRESH, TUNING_FILES, load, score, table, tuning_material
 
 from vidgen_dagster.core.fine_curation import LABELS
-from vidgen_dagster.core.fine_curation.rules import RULES_VERSION, RuleResult, check_caption
+from vidgen_dagster.core.fine_curation import learned as learned_mod
+from vidgen_dagster.core.fine_curation.rules import RULES_VERSION, RuleResult, check_caption, check_captions
 
 MIN_PRECISION = 0.9
 MIN_RECALL = 0.9
@@ -49,14 +56,20 @@ def test_precision_recall_tuning_file(path):
 # Precision / recall per label: the held-out set (never tuned on; its disagreements are not printed)
 # --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def held_out() -> list[dict]:
-    return load(FRESH)
+def held_out() -> tuple[list[dict], object]:
+    """The held-out captions and the learned detector as the pipeline builds it (trained on
+    ``assets/caption_labels`` on first use, then read from the models cache)."""
+    detector, why = learned_mod.build_learned_detector({"caption_rules": {"learned": True}})
+    assert detector is not None, why
+    return load(FRESH), detector
 
 
-def _assert_held_out(items: list[dict], metric: str, label: str) -> None:
-    scores, _ = score(items)
+def _assert_held_out(held: tuple[list[dict], object], metric: str, label: str) -> None:
+    items, detector = held
+    scores, _ = score(items, detector)
     value = getattr(scores[label], metric)
-    print(f"\ncaption rules {RULES_VERSION} on {FRESH.name} ({len(items)} captions)\n{table(scores)}")
+    print(f"\ncaption rules {RULES_VERSION} OR {detector.version} on {FRESH.name} ({len(items)} captions)\n"
+          f"{table(scores)}")
     target = MIN_PRECISION if metric == "precision" else MIN_RECALL
     assert value >= target, (FRESH.name, label, metric, round(value, 3))
 
@@ -71,12 +84,12 @@ def test_held_out_precision(held_out, label):
     [
         pytest.param(
             "scene_transition",
-            # Not yet measured on captions_fresh.jsonl (rules-4 was tuned without looking at it); the old held-out
-            # half read 0.78. Strict: when the rules reach the target this xpass fails and the marker must go.
-            marks=pytest.mark.xfail(strict=True, reason="held-out scene_transition recall below 0.9 (issue 12)"),
+            # Measured once on captions_fresh.jsonl: rules-4 alone 0.745, rules OR learned-1 0.786 (precision 0.917).
+            # Strict: when the detectors reach the target this xpass fails and the marker must go.
+            marks=pytest.mark.xfail(strict=True, reason="held-out scene_transition recall 0.786 < 0.9 (issue 12)"),
         ),
-        "frame_level",
-        "reduplication",
+        "frame_level",  # rules-4 alone 0.818; rules OR learned-1 0.964
+        "reduplication",  # 0.930 (the learned side adds nothing here)
     ],
 )
 def test_held_out_recall(held_out, label):
@@ -282,3 +295,107 @@ def test_reasons_quote_the_evidence():
 
     result = check_caption("A man walks. The man is walking on the beach. The man is walking on the beach.")
     assert any(r.startswith("repeated sentence x2") for r in result.reasons["reduplication"])
+
+
+# --------------------------------------------------------------------------------------------------
+# The learned detector: real MiniLM weights, a head trained here, cached, read back, used by caption_checks
+# --------------------------------------------------------------------------------------------------
+CLEAR = {
+    "frame_level": "Frame 1: a man stands at a door. Frame 2: the man opens the door. Frame 3: he walks inside.",
+    "scene_transition": "A chef chops vegetables in a kitchen. The video then cuts to a crowded beach at noon, "
+                        "where children build sandcastles.",
+}
+CLEAN_CAPTION = "A golden retriever runs across a sunny park with a red frisbee in its mouth."
+
+
+@pytest.fixture(scope="module")
+def small_learned(tmp_path_factory):
+    """A head trained on every third tuning caption (keeps the test short), in a fresh models cache."""
+    root = tmp_path_factory.mktemp("learned")
+    labels, models = root / "labels", root / "models"
+    labels.mkdir()
+    items = tuning_material()[::3]
+    (labels / "subset.jsonl").write_text("\n".join(json.dumps(it) for it in items), encoding="utf-8")
+    cache = models / "caption-learned"
+    first = learned_mod.LearnedDetector.load(cache, labels)
+    return first, labels, models, cache
+
+
+def test_learned_detector_trains_caches_and_reads_the_cache(small_learned):
+    first, labels, _, cache = small_learned
+    assert first.trained_s is not None  # trained: nothing was cached
+    files = list(cache.glob("*.npz"))
+    assert [f.name for f in files] == [f"{first.key}.npz"]
+    assert not list(cache.glob("*.tmp"))  # written atomically
+    # The real encoder: 384 dims, unit norm, related sentences closer than unrelated ones.
+    emb = first.encoder.embed(["A dog runs in a park.", "A puppy is running on the grass.", "Stock prices fell."])
+    assert emb.shape == (3, 384) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+    assert emb[0] @ emb[1] > emb[0] @ emb[2] + 0.3
+    second = learned_mod.LearnedDetector.load(cache, labels)
+    assert second.trained_s is None and second.key == first.key  # read from the cache, not retrained
+    for name in ("weights", "bias", "thresholds", "mean", "scale"):
+        assert np.array_equal(getattr(second.head, name), getattr(first.head, name)), name
+    # Other training data: another key, another head.
+    (labels / "more.jsonl").write_text(json.dumps(tuning_material()[1]), encoding="utf-8")
+    try:
+        assert learned_mod.LearnedDetector.load(cache, labels).trained_s is not None
+        assert len(list(cache.glob("*.npz"))) == 2
+    finally:
+        (labels / "more.jsonl").unlink()
+
+
+def test_learned_detector_flags_clear_examples(small_learned):
+    detector = small_learned[0]
+    probs = detector.probabilities([CLEAR["frame_level"], CLEAR["scene_transition"], CLEAN_CAPTION])
+    frame, scene = LABELS.index("frame_level"), LABELS.index("scene_transition")
+    assert probs[0, frame] > 0.5 > probs[2, frame]
+    assert probs[1, scene] > 0.5 > probs[2, scene]
+    flags = detector.flags([CLEAR["frame_level"], CLEAN_CAPTION])
+    assert flags[0]["frame_level"] is not None and flags[0]["frame_level"] >= detector.head.thresholds[frame]
+    assert flags[1] == dict.fromkeys(LABELS)
+    # Combined with the rules: a learned verdict joins the labels with its own evidence.
+    results = check_captions([(CLEAR["frame_level"], None), (CLEAN_CAPTION, None), ("", None)], detector)
+    assert any(r.startswith("learned p=") for r in results[0].reasons["frame_level"])
+    assert not results[1].flagged
+    assert results[2].reasons["reduplication"] == ["empty caption"]  # the rules' verdict, no learned one
+
+
+def test_learned_setting_and_version():
+    assert learned_mod.build_learned_detector({"caption_rules": {"learned": False}}) == (
+        None, "caption_rules.learned is false")
+    from vidgen_dagster.core.fine_curation.rules import detectors_version
+
+    assert detectors_version({"caption_rules": {"learned": False}}) == RULES_VERSION
+    version = detectors_version({"caption_rules": {"learned": "auto"}})
+    assert version.startswith(f"{RULES_VERSION}+{learned_mod.LEARNED_VERSION}.")
+    assert version.endswith(learned_mod.data_hash())
+
+
+def test_caption_checks_rows_carry_learned_reasons(small_learned, tmp_path, monkeypatch):
+    from vidgen_dagster.core.common.config import load_config
+    from vidgen_dagster.core.common.store import Store
+    from vidgen_dagster.core.fine_curation.stages import run_caption_checks
+
+    detector, labels, models, _ = small_learned
+    monkeypatch.setenv("VIDGEN_MODELS", str(models))
+    monkeypatch.setattr(learned_mod, "LABELS_DIR", labels)
+    monkeypatch.setattr(learned_mod, "_LOADED", {})
+    config = load_config()
+    config["visual"]["backend"] = "none"
+    config["judge"]["backend"] = "none"
+    config["caption_rules"]["learned"] = True
+    store, shard = Store(tmp_path / "home"), "s0"
+    texts = {"c0": CLEAR["frame_level"], "c1": CLEAN_CAPTION}
+    store.write("captions", shard, [{"clip_id": cid, "shard": shard, "video_id": "v0", "status": "ok", "caption": text,
+                                     "finish_reason": "stop"} for cid, text in texts.items()])
+    summary = run_caption_checks(store, shard, config)
+    assert summary["learned"] == detector.version and summary["learned_frame_level"] == 1
+    rows = store.by_clip("caption_checks", shard)
+    assert rows["c0"]["rule_frame_level"] and rows["c0"]["frame_level"]
+    assert any(r.startswith("frame_level: learned p=") for r in rows["c0"]["rule_reasons"])
+    assert rows["c0"]["rules_version"] == f"{RULES_VERSION}+{detector.version}"
+    assert not rows["c1"]["frame_level"] and rows["c1"]["rule_reasons"] == []
+    config["caption_rules"]["learned"] = False
+    summary = run_caption_checks(store, shard, config)
+    assert summary["learned"] == "not run: caption_rules.learned is false"
+    assert store.by_clip("caption_checks", shard)["c0"]["rules_version"] == RULES_VERSION

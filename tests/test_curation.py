@@ -12,7 +12,7 @@ from cli_helpers import vidgen, write_config
 
 from vidgen_dagster.core.captioning import stage as caption_stage
 from vidgen_dagster.core.captioning.base import load_prompt
-from vidgen_dagster.core.common.config import load_config
+from vidgen_dagster.core.common.config import ASSETS_DIR, load_config
 from vidgen_dagster.core.common.store import Store
 from vidgen_dagster.core.fine_curation import stages as fine_stages
 from vidgen_dagster.definitions import build_definitions
@@ -149,7 +149,8 @@ def test_decisions_cover_every_path():
 
 
 def test_captions_check_cli_rules(tmp_path):
-    items = [json.loads(line) for line in (DATA / "captions_labelled.jsonl").read_text().splitlines() if line.strip()]
+    labelled = ASSETS_DIR / "caption_labels" / "captions_labelled.jsonl"
+    items = [json.loads(line) for line in labelled.read_text().splitlines() if line.strip()]
     src = tmp_path / "caps.jsonl"
     src.write_text("\n".join(json.dumps({"id": i["id"], "caption": i["caption"],
                                          **({"finish_reason": i["finish_reason"]} if "finish_reason" in i else {})})

@@ -13,7 +13,7 @@ from ..core.captioning import stage as caption_stage
 from ..core.captioning.base import load_prompt
 from ..core.common.config import section_hash
 from ..core.fine_curation import stages as fine_stages
-from ..core.fine_curation.rules import RULES_VERSION
+from ..core.fine_curation.rules import detectors_version
 from .coarse import MODEL_RETRY, k8s_resources, report_failures
 from .common import accounting_check, log_progress, result
 from .models import model_key
@@ -45,7 +45,7 @@ def build_curation_assets(config: dict) -> tuple[list, list]:
 
     @dg.asset(partitions_def=video_shards, group_name="captioning", deps=[captions, "visual_scores", model_key("judge"), model_key("visual")],
               retry_policy=MODEL_RETRY,
-              code_version=f"1-{section_hash(config, 'judge', 'visual')}-{RULES_VERSION}-{judge_prompt}",
+              code_version=f"1-{section_hash(config, 'judge', 'visual')}-{detectors_version(config)}-{judge_prompt}",
               op_tags=k8s_resources("4", "32Gi", gpu=True), pool="gpu", kinds={"parquet", "transformers"},
               description="Caption–video alignment (CLIP), rule detectors for scene transition, frame-level "
                           "generation and reduplication (always), and the LLM judge (when configured).")

@@ -114,6 +114,7 @@ RULES: dict[str, Rule] = {
     "judge.timeout_s": Rule("number", 0.001),
     "judge.max_retries": Rule("int", 0, 100),
     "judge.concurrency": Rule("int", 1, 1024),
+    "caption_rules.learned": Rule("auto_bool"),
     "curation.flag_sources": Rule("list", choices=("rules", "judge")),
     "curation.require_caption": Rule("auto_bool"),
     "checks.video_failed_max": Rule("number", 0, 1),

@@ -34,17 +34,26 @@ Measured by ``benchmarks/caption_rules_accuracy.py``: on the tuning material (ev
 written or tuned against) and, with ``--held-out``, on ``tests/data/captions_fresh.jsonl``, written by another author
 without reading the rules and never tuned on.
 
-Bump :data:`RULES_VERSION` whenever a rule changes: it feeds the fine-curation asset's code version.
+Beside the rules, :func:`check_captions` can add a learned detector (:mod:`.learned`: MiniLM embeddings and a
+logistic head per label, ``caption_rules.learned``): a label is then ``rules OR learned``, and a learned verdict's
+evidence reads ``learned p=0.93``.
+
+Bump :data:`RULES_VERSION` whenever a rule changes: it feeds the fine-curation asset's code version (with
+:func:`detectors_version`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vidgen_dagster.core.fine_curation import LABELS
 from vidgen_dagster.core.fine_curation.frame_rules import frame_level
 from vidgen_dagster.core.fine_curation.reduplication import reduplication
 from vidgen_dagster.core.fine_curation.scene_rules import scene_transition
+
+if TYPE_CHECKING:
+    from vidgen_dagster.core.fine_curation.learned import LearnedDetector
 
 RULES_VERSION = "rules-4"
 
@@ -78,3 +87,27 @@ def check_caption(caption: str, finish_reason: str | None = None) -> RuleResult:
     }
     labels = {name: bool(reasons[name]) for name in LABELS}
     return RuleResult(labels=labels, reasons={name: reasons[name] for name in LABELS})
+
+
+def check_captions(captions: list[tuple[str, str | None]], learned: LearnedDetector | None = None) -> list[RuleResult]:
+    """:func:`check_caption` for each ``(caption, finish_reason)``, then, with ``learned``, each label the learned
+    detector flags (probability at or above its threshold) is set too, with the reason ``learned p=<p>``. Empty
+    captions are left to the rules (``reduplication``: "empty caption")."""
+    results = [check_caption(text, finish) for text, finish in captions]
+    if learned is None:
+        return results
+    todo = [i for i, (text, _) in enumerate(captions) if (text or "").strip()]
+    for i, flags in zip(todo, learned.flags([captions[i][0] for i in todo]), strict=True):
+        for name, p in flags.items():
+            if p is not None:
+                results[i].labels[name] = True
+                results[i].reasons[name].append(f"learned p={p:.2f}")
+    return results
+
+
+def detectors_version(config: dict) -> str:
+    """What decides the rule columns: :data:`RULES_VERSION`, plus the learned detector's version and training-data
+    hash unless ``caption_rules.learned`` is false (no model is loaded: this runs when Definitions load)."""
+    from vidgen_dagster.core.fine_curation.learned import learned_setting, learned_version
+
+    return RULES_VERSION if learned_setting(config) is False else f"{RULES_VERSION}+{learned_version()}"

@@ -1,7 +1,9 @@
 """Fine curation per shard (Dagster-free): caption_checks → curated_clips.
 
 * ``caption_checks``: caption–video alignment (CLIP text embedding of the caption against the clip's stored CLIP
-  embedding), the rule detectors for the paper's three errors (always), and the LLM judge (when configured; results
+  embedding), the rule detectors for the paper's three errors (always; with the learned detector beside them when
+  ``caption_rules.learned`` allows: its verdicts join the ``rule_*`` columns with the reason ``learned p=…``), and
+  the LLM judge (when configured; results
   reused for an unchanged caption, judge model and prompt).
 * ``curated_clips``: every clip of the shard in exactly one final state — ``kept``, ``rejected`` (with the stage and
   every reason) or ``failed`` (with the error).
@@ -54,7 +56,8 @@ def _sha(text: str) -> str:
 def run_caption_checks(store: Store, shard: str, config: dict, progress: StepProgress = no_progress) -> dict:
     from ..captioning.base import load_prompt
     from .judge import LLMJudge
-    from .rules import RULES_VERSION, check_caption
+    from .learned import build_learned_detector
+    from .rules import RULES_VERSION, check_captions
 
     jcfg = config["judge"]
     chash = section_hash(config, "judge", "visual")
@@ -116,6 +119,12 @@ def run_caption_checks(store: Store, shard: str, config: dict, progress: StepPro
             verdicts.update(zip(chunk, results, strict=True))
         progress(len(todo), len(todo), "done")
 
+    # Rules, and the learned detector beside them (caption_rules.learned; true with its encoder absent fails here).
+    learned, learned_unavailable = build_learned_detector(config) if ok else (None, "no captions")
+    rules_version = f"{RULES_VERSION}+{learned.version}" if learned else RULES_VERSION
+    checked_rules = dict(zip(ok, check_captions([(captions[c]["caption"], captions[c].get("finish_reason"))
+                                                 for c in ok], learned), strict=True))
+
     rows = []
     for cid, cap in sorted(captions.items()):
         row = {"clip_id": cid, "shard": shard, "video_id": cap["video_id"], "config_hash": chash}
@@ -123,8 +132,8 @@ def run_caption_checks(store: Store, shard: str, config: dict, progress: StepPro
             rows.append({**row, "status": "skipped", "error": f"no caption ({cap['status']})"})
             continue
         text = cap["caption"]
-        rules = check_caption(text, cap.get("finish_reason"))
-        row.update(status="ok", caption_sha=_sha(text), rules_version=RULES_VERSION,
+        rules = checked_rules[cid]
+        row.update(status="ok", caption_sha=_sha(text), rules_version=rules_version,
                    alignment=alignment.get(cid), alignment_model=clip_scorer.model_id if clip_scorer else None,
                    rule_reasons=[f"{k}: {r}" for k in LABELS for r in rules.reasons.get(k, [])],
                    **{f"rule_{k}": bool(rules.labels[k]) for k in LABELS})
@@ -152,6 +161,9 @@ def run_caption_checks(store: Store, shard: str, config: dict, progress: StepPro
             **{f"rules_{k}": sum(bool(r[f"rule_{k}"]) for r in checked) for k in LABELS},
             **{f"judge_{s}": n for s, n in sorted(judged.items()) if s},
             "alignment": "computed" if alignment else f"not applied: {align_unavailable}",
+            "learned": learned.version if learned else f"not run: {learned_unavailable}",
+            **({f"learned_{k}": sum(any(r.startswith(f"{k}: learned ") for r in row["rule_reasons"])
+                                    for row in checked) for k in LABELS} if learned else {}),
             "judge": f"{judge.model.backend} ({judge_id})" if judge else f"not run: {judge_unavailable}",
             "seconds": round(time.perf_counter() - t0, 2),
             "failures": {r["clip_id"]: r["judge_error"] for r in checked if r.get("judge_status") == "failed"}}
