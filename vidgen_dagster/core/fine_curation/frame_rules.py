@@ -138,7 +138,7 @@ _FL_PATTERNS: list[Rule] = [
             _I,
         ),
     ),
-    # Tuned on the tuning half of tests/data/captions_unseen.jsonl (rules-2).
+    # Tuned on the tuning half of assets/caption_labels/captions_unseen.jsonl (rules-2).
     # "From image to image, the tide comes in", "from one frame to the next"
     (
         "frames as subject",

@@ -1,7 +1,7 @@
 """``scene_transition`` phrase table (rules-1 to rules-3): editorial wording, each entry with the captions it was
 written for.
 
-The patterns grew in three steps: the development set (``tests/data/captions_labelled.jsonl``), then
+The patterns grew in three steps: the development set (``assets/caption_labels/captions_labelled.jsonl``), then
 ``captions_unseen.jsonl`` and ``captions_tuning_extra.jsonl``. This module is one long table on purpose: each entry is
 a pattern with the wording it was written for. The general vocabulary that rules-4 added, the gates and the entry
 point are in :mod:`.scene_rules`.
@@ -241,7 +241,7 @@ PHRASE_RULES: list[Rule] = [
         ("day|night|morning|evening", "later|the"),
         re.compile(r"\b(?:later\s+that|the\s+next|the\s+following)\s+(?:day|night|morning|evening)\b", _I),
     ),
-    # Tuned on the tuning half of tests/data/captions_unseen.jsonl (rules-2): wording VLMs use for an edit.
+    # Tuned on the tuning half of assets/caption_labels/captions_unseen.jsonl (rules-2): wording VLMs use for an edit.
     # "we are then taken to", "takes us to", "we are transported to"
     (
         "scene change",
@@ -456,7 +456,7 @@ PHRASE_RULES: list[Rule] = [
             _I,
         ),
     ),
-    # rules-3, tuned on tests/data/captions_tuning_extra.jsonl.
+    # rules-3, tuned on assets/caption_labels/captions_tuning_extra.jsonl.
     # "switching scenes", "changes locations", "jumps between angles"
     (
         "scene change",
