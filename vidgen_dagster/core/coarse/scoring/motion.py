@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ...common.errors import ConfigError, ModelUnavailableError
+from .settings import MotionSettings
 
 RAFT_MODELS = ("raft_small", "raft_large")
 
@@ -106,13 +107,15 @@ def torch_hub_dir() -> Path:
     return Path(os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(cache, "torch")))) / "hub"
 
 
-def resolve_raft_weights(cfg: dict) -> tuple[Path | None, str]:
-    """Where RAFT weights would load from: (existing path or None, a human-readable where/why)."""
-    model = cfg.get("raft_model", "raft_small")
+def resolve_raft_weights(cfg: MotionSettings | dict) -> tuple[Path | None, str]:
+    """Where RAFT weights would load from: (existing path or None, a human-readable where/why).
+    ``cfg``: the motion settings (or the raw ``motion`` section)."""
+    s = MotionSettings.of(cfg)
+    model = s.raft_model
     if model not in RAFT_MODELS:
         raise ConfigError(f"motion.raft_model must be one of {RAFT_MODELS}, got {model!r}")
-    if cfg.get("raft_weights"):
-        path = Path(os.path.expanduser(cfg["raft_weights"]))
+    if s.raft_weights:
+        path = Path(os.path.expanduser(s.raft_weights))
         return (path, str(path)) if path.is_file() else (None, f"motion.raft_weights {path} does not exist")
     path = torch_hub_dir() / "checkpoints" / raft_weights_file(model)
     if path.is_file():
@@ -186,24 +189,25 @@ class RaftFlow:
         return out
 
 
-def build_flow_backend(cfg: dict) -> FlowBackend | None:
+def build_flow_backend(cfg: MotionSettings | dict) -> FlowBackend | None:
     """The configured motion backend (None for ``none``). ``auto`` is RAFT when its weights are
-    present, else DIS. An explicit ``raft`` without weights raises :class:`ModelUnavailableError`."""
-    name = cfg.get("backend", "auto")
-    short = int(cfg.get("short_side", 256))
+    present, else DIS. An explicit ``raft`` without weights raises :class:`ModelUnavailableError`.
+    ``cfg``: the motion settings (or the raw ``motion`` section)."""
+    s = MotionSettings.of(cfg)
+    name = s.backend
+    short = s.short_side
     if name == "none":
         return None
-    preset = cfg.get("dis_preset", "fast")
+    preset = s.dis_preset
     if name in ("dis", "farneback"):
         return OpenCVFlow(name, short, preset)
     if name in ("raft", "auto"):
-        path, where = resolve_raft_weights(cfg)
+        path, where = resolve_raft_weights(s)
         if path is None:
             if name == "auto":
                 return OpenCVFlow("dis", short, preset)
             raise ModelUnavailableError(f"RAFT weights unavailable: {where}")
-        return RaftFlow(cfg.get("raft_model", "raft_small"), path, short, cfg.get("device", "auto"),
-                        int(cfg.get("batch_size", 8)))
+        return RaftFlow(s.raft_model, path, short, s.device, s.batch_size)
     raise ConfigError(f"motion.backend must be raft, dis, farneback, auto or none; got {name!r}")
 
 

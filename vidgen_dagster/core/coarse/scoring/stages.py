@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ...common.errors import ConfigError
+from .settings import MotionSettings, OcrSettings, VisualSettings
 from .stage import (
     ClipStage,
     ExportColumn,
@@ -91,16 +92,16 @@ class MotionStage(ClipStage):
     def setup(self, config: dict, inputs: StageInputs):
         from .motion import build_flow_backend
 
-        cfg = config["motion"]
-        backend, why = build_or_unavailable(build_flow_backend, cfg, "motion")
-        return Unavailable(why) if backend is None else _MotionScorer(backend, int(cfg.get("short_side", 256)))
+        settings = MotionSettings.from_section(config["motion"])
+        backend, why = build_or_unavailable(build_flow_backend, settings, "motion")
+        return Unavailable(why) if backend is None else _MotionScorer(backend, settings.short_side)
 
     def model_status(self, config: dict) -> list[ModelStatus]:
         from .motion import raft_weights_file, resolve_raft_weights
 
-        cfg = config["motion"]
-        backend = cfg.get("backend", "auto")
-        model = cfg.get("raft_model", "raft_small")
+        cfg = MotionSettings.from_section(config["motion"])
+        backend = cfg.backend
+        model = cfg.raft_model
         if backend in ("dis", "farneback"):
             return [ModelStatus("motion", backend, f"opencv:{backend}", package_version(_OPENCV), True,
                                 "built into OpenCV (no weights)")]
@@ -120,14 +121,14 @@ class MotionStage(ClipStage):
 class _TextScorer:
     batch_size = 1  # one clip at a time: a clip's frames stop at the text filter's decision (ocr.early_exit)
 
-    def __init__(self, detector, cfg: dict, thresholds: dict):
+    def __init__(self, detector, cfg: OcrSettings, thresholds: dict):
         from ..frames import ROLE_FIRST, ROLE_LAST, ROLE_MIDDLE
         from .text import score_options
 
         self.detector = detector
         self.label = f"{detector.backend} ({detector.model_id})"
         self.unavailable = None
-        self.roles = list(cfg.get("frames") or [ROLE_FIRST, ROLE_MIDDLE, ROLE_LAST])
+        self.roles = list(cfg.frames or [ROLE_FIRST, ROLE_MIDDLE, ROLE_LAST])
         self.options = score_options(cfg, thresholds)
 
     def process(self, batch: StageBatch) -> list[dict]:
@@ -168,7 +169,7 @@ class TextStage(ClipStage):
     def setup(self, config: dict, inputs: StageInputs):
         from .text import build_text_detector
 
-        cfg = config["ocr"]
+        cfg = OcrSettings.from_section(config["ocr"])
         detector, why = build_or_unavailable(build_text_detector, cfg, "ocr")
         return Unavailable(why) if detector is None else _TextScorer(detector, cfg, config.get("thresholds") or {})
 
@@ -188,8 +189,8 @@ class TextStage(ClipStage):
         return hashlib.sha256(f"{super().version(config)}|{extra}".encode()).hexdigest()[:12]
 
     def model_status(self, config: dict) -> list[ModelStatus]:
-        cfg = config["ocr"]
-        backend = cfg.get("backend", "rapidocr")
+        cfg = OcrSettings.from_section(config["ocr"])
+        backend = cfg.backend
         if backend == "none":
             return [ModelStatus("ocr", "none", "", "", False, "ocr.backend is none", "text filter not applied")]
         if backend == "rapidocr":
@@ -203,7 +204,7 @@ class TextStage(ClipStage):
                                 where or "bundled in the rapidocr wheel")]
         if backend == "paddleocr":
             version = package_version("paddleocr")
-            model = cfg.get("paddleocr_model", "")
+            model = cfg.paddleocr_model
             if not version:
                 return [ModelStatus("ocr", backend, model, "", False,
                                     "paddleocr is not installed (pip install 'vidgen-dagster[paddle]')")]
@@ -219,12 +220,12 @@ class TextStage(ClipStage):
 class _VisualScorer:
     """CLIP tags when the model is available; the weight-free quality measures always."""
 
-    def __init__(self, clip, unavailable: str | None, config: dict, inputs: StageInputs):
+    def __init__(self, clip, unavailable: str | None, settings: VisualSettings, config: dict, inputs: StageInputs):
         from .quality import QualitySettings
 
         self.clip, self.unavailable = clip, unavailable
         self.label = clip.model_id if clip is not None else None
-        self.batch_size = max(1, int(config["visual"].get("batch_size", 16)))
+        self.batch_size = max(1, settings.batch_size)
         self.quality = QualitySettings.from_dict(config["quality"])
         self.spans = {c["clip_id"]: c for c in inputs.store.rows("clips", inputs.shard)}
         self.per_frame = {r["video_id"]: r for r in inputs.store.rows("scene_runs", inputs.shard) if r["status"] == "ok"}
@@ -293,20 +294,21 @@ class VisualStage(ClipStage):
     def setup(self, config: dict, inputs: StageInputs):
         from .visual import build_visual_scorer
 
-        clip, why = build_or_unavailable(build_visual_scorer, config["visual"], "visual")
-        return _VisualScorer(clip, why, config, inputs)
+        settings = VisualSettings.from_section(config["visual"])
+        clip, why = build_or_unavailable(build_visual_scorer, settings, "visual")
+        return _VisualScorer(clip, why, settings, config, inputs)
 
     def model_status(self, config: dict) -> list[ModelStatus]:
         from . import visual
 
-        cfg = config["visual"]
-        if cfg.get("backend", "transformers") == "none":
+        cfg = VisualSettings.from_section(config["visual"])
+        if cfg.backend == "none":
             return [ModelStatus("visual", "none", "", "", False, "visual.backend is none",
                                 "aesthetic, consistency and category filters not applied")]
-        model = cfg.get("clip_model") or visual.DEFAULT_CLIP
-        revision = cfg.get("clip_revision") or (visual.CLIP_REVISION if model == visual.DEFAULT_CLIP else "")
+        model = cfg.clip_model or visual.DEFAULT_CLIP
+        revision = cfg.clip_revision or (visual.CLIP_REVISION if model == visual.DEFAULT_CLIP else "")
         path, where = visual.resolve_clip(cfg)
-        head = Path(os.path.expanduser(cfg["aesthetic_head"])) if cfg.get("aesthetic_head") else visual.default_head_path()
+        head, _ = visual.aesthetic_head_path(cfg)
         return [
             ModelStatus("visual", "transformers", model, revision, path is not None, where,
                         "" if path else "CLIP scores will be recorded as unavailable"),
@@ -318,7 +320,8 @@ class VisualStage(ClipStage):
     def version_extra(self, config: dict) -> str:
         from .visual import load_taxonomy
 
-        return load_taxonomy(config["visual"].get("categories") or "categories.yaml").hash  # edits change categories
+        categories = VisualSettings.from_section(config["visual"]).categories or VisualSettings.categories
+        return load_taxonomy(categories).hash  # edits change categories
 
     def summarize(self, rows: list[dict], scorer) -> dict:
         out: dict = {}

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ...common.errors import ConfigError, ModelUnavailableError, ScoringError
+from .settings import OcrSettings
 
 BACKENDS = ("rapidocr", "paddleocr", "none")
 
@@ -105,30 +106,31 @@ def onnx_providers(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-def build_text_detector(cfg: dict) -> TextDetector | None:
-    """Load the detector named by ``cfg["backend"]`` (the ``ocr`` config section) once.
+def build_text_detector(cfg: OcrSettings | dict) -> TextDetector | None:
+    """Load the detector named by ``cfg.backend`` (the ocr settings, or the raw ``ocr`` section) once.
 
     Returns None for backend ``none``. Raises :class:`ConfigError` on an unknown backend and
     :class:`ModelUnavailableError` when its package or model files are missing.
     Optional keys: ``threads`` (onnxruntime / Paddle CPU threads; default: :func:`ocr_threads`),
     ``paddleocr_model_dir`` / ``paddleocr_rec_model`` (paddleocr only).
     """
-    backend = str(cfg.get("backend", "rapidocr") or "none").strip().lower()
+    s = OcrSettings.of(cfg)
+    backend = str(s.backend or "none").strip().lower()
     if backend not in BACKENDS:
-        raise ConfigError(f"ocr.backend must be one of {', '.join(BACKENDS)}, got {cfg.get('backend')!r}")
+        raise ConfigError(f"ocr.backend must be one of {', '.join(BACKENDS)}, got {s.backend!r}")
     if backend == "none":
         return None
-    threads = ocr_threads(cfg.get("threads"))
-    load_rec = bool(cfg.get("recognize", True))
+    threads = ocr_threads(s.threads)
+    load_rec = s.recognize
     if backend == "rapidocr":
         return RapidOCRTextDetector(threads=threads, load_recognizer=load_rec,
-                                    providers=onnx_providers(str(cfg.get("device") or "auto")))
+                                    providers=onnx_providers(s.device or "auto"))
     from .text_paddle import PaddleOCRTextDetector
 
     return PaddleOCRTextDetector(
-        det_model=str(cfg.get("paddleocr_model") or "PP-OCRv5_mobile_det"),
-        rec_model=cfg.get("paddleocr_rec_model") or None,
-        model_dir=cfg.get("paddleocr_model_dir") or None,
+        det_model=s.paddleocr_model or OcrSettings.paddleocr_model,
+        rec_model=s.paddleocr_rec_model or None,
+        model_dir=s.paddleocr_model_dir or None,
         threads=threads,
         load_recognizer=load_rec,
     )
@@ -349,13 +351,15 @@ def _readable(text: str, score: float, min_rec_score: float) -> bool:
     return score >= min_rec_score and sum(ch.isalnum() for ch in text) >= 2
 
 
-def score_options(cfg: dict, thresholds: dict | None = None) -> dict:
-    """:func:`score_text`'s keyword arguments from the ``ocr`` config section; with ``ocr.early_exit`` on,
-    ``stop_above`` is the text filter's ``thresholds.ocr_max_area`` (None when that filter is off)."""
+def score_options(cfg: OcrSettings | dict, thresholds: dict | None = None) -> dict:
+    """:func:`score_text`'s keyword arguments from the ocr settings (or the raw ``ocr`` section); with
+    ``ocr.early_exit`` on, ``stop_above`` is the text filter's ``thresholds.ocr_max_area`` (None when that
+    filter is off)."""
+    s = OcrSettings.of(cfg)
     limit = (thresholds or {}).get("ocr_max_area")
-    return {"recognize": bool(cfg.get("recognize", True)), "min_box_score": float(cfg.get("min_box_score", 0.5)),
-            "verify": bool(cfg.get("verify", True)), "min_rec_score": float(cfg.get("min_rec_score", 0.5)),
-            "stop_above": float(limit) if cfg.get("early_exit", True) and limit is not None else None}
+    return {"recognize": s.recognize, "min_box_score": s.min_box_score,
+            "verify": s.verify, "min_rec_score": s.min_rec_score,
+            "stop_above": float(limit) if s.early_exit and limit is not None else None}
 
 
 def score_text(

@@ -40,6 +40,7 @@ import yaml
 
 from ...backends.hf_models import HFSource, hf_cache_dir, resolve_hf_model
 from ...common.errors import ConfigError, ModelUnavailableError, ScoringError
+from .settings import VisualSettings
 
 # --- model registry ---------------------------------------------------------------------------------
 
@@ -76,25 +77,34 @@ def default_head_path() -> Path:
     return models_cache_dir() / "laion" / AESTHETIC_HEAD_FILE
 
 
-def clip_revision(cfg: dict) -> str:
+def clip_revision(cfg: VisualSettings | dict) -> str:
     """The revision to load: ``visual.clip_revision``, else the pinned one for :data:`DEFAULT_CLIP`,
     else ``main`` (whatever ``refs/main`` of the local HF cache points at)."""
-    rev = str(cfg.get("clip_revision") or "").strip()
+    s = VisualSettings.of(cfg)
+    rev = (s.clip_revision or "").strip()
     if rev:
         return rev
-    return CLIP_REVISION if str(cfg.get("clip_model") or DEFAULT_CLIP).strip() == DEFAULT_CLIP else "main"
+    return CLIP_REVISION if (s.clip_model or DEFAULT_CLIP).strip() == DEFAULT_CLIP else "main"
 
 
-def _resolve(cfg: dict, cache_dir: str | Path | None) -> HFSource:
-    spec = str(cfg.get("clip_model") or DEFAULT_CLIP).strip()
-    return resolve_hf_model(spec, clip_revision(cfg), key="visual.clip_model", what="CLIP model",
+def aesthetic_head_path(cfg: VisualSettings | dict) -> tuple[Path, bool]:
+    """The aesthetic head to load: ``visual.aesthetic_head`` when set, else :func:`default_head_path`;
+    and whether it was configured."""
+    configured = (VisualSettings.of(cfg).aesthetic_head or "").strip()
+    return (Path(configured).expanduser() if configured else default_head_path()), bool(configured)
+
+
+def _resolve(cfg: VisualSettings | dict, cache_dir: str | Path | None) -> HFSource:
+    s = VisualSettings.of(cfg)
+    spec = (s.clip_model or DEFAULT_CLIP).strip()
+    return resolve_hf_model(spec, clip_revision(s), key="visual.clip_model", what="CLIP model",
                             cache_dir=cache_dir, allow_patterns=CLIP_ALLOW_PATTERNS)
 
 
-def resolve_clip(cfg: dict, *, cache_dir: str | Path | None = None) -> tuple[str | None, str]:
+def resolve_clip(cfg: VisualSettings | dict, *, cache_dir: str | Path | None = None) -> tuple[str | None, str]:
     """Where CLIP would load from, without loading: (local folder or None, a human-readable where/why).
 
-    ``cfg`` is the ``visual`` section. An HF id is looked up only in the local HF cache
+    ``cfg`` is the visual settings (or the raw ``visual`` section). An HF id is looked up only in the local HF cache
     (``cache_dir``, default ``$HF_HUB_CACHE``) at :func:`clip_revision`; the returned folder is the
     cached snapshot.
     """
@@ -340,10 +350,11 @@ class ClipScorer:
         self.category_embeddings = self._cached_category_embeddings(text_cache, weights_fingerprint)  # (C, D)
 
     @classmethod
-    def from_config(cls, cfg: dict, *, cache_dir: str | Path | None = None) -> ClipScorer:
-        """Load from the ``visual`` config section. Raises :class:`ModelUnavailableError` when CLIP is not
-        available locally; a missing aesthetic head only disables ``aesthetic``."""
-        src = _resolve(cfg, cache_dir)
+    def from_config(cls, cfg: VisualSettings | dict, *, cache_dir: str | Path | None = None) -> ClipScorer:
+        """Load from the visual settings (or the raw ``visual`` section). Raises :class:`ModelUnavailableError`
+        when CLIP is not available locally; a missing aesthetic head only disables ``aesthetic``."""
+        s = VisualSettings.of(cfg)
+        src = _resolve(s, cache_dir)
         if src.folder is None:
             raise ModelUnavailableError(src.where)
         try:
@@ -365,8 +376,7 @@ class ClipScorer:
             raise ModelUnavailableError(f"cannot load CLIP from {src.where}: {exc}") from exc
 
         head, head_id, unavailable = None, None, None
-        configured = str(cfg.get("aesthetic_head") or "").strip()
-        head_path = Path(configured).expanduser() if configured else default_head_path()
+        head_path, configured = aesthetic_head_path(s)
         if head_path.is_file():
             head = AestheticHead.load(head_path)
             head_id = f"{head_path.name}:{head.kind}:md5={_md5(head_path)[:12]}"
@@ -375,9 +385,9 @@ class ClipScorer:
             unavailable = f"{key} {head_path} not found (`vidgen models pull` fetches {AESTHETIC_HEAD_FILE})"
 
         return cls(model, processor, model_id=model_id,
-                   taxonomy=load_taxonomy(cfg.get("categories") or "categories.yaml"),
-                   device=_resolve_device(str(cfg.get("device", "auto"))),
-                   batch_size=int(cfg.get("batch_size", 16)), head=head, head_id=head_id,
+                   taxonomy=load_taxonomy(s.categories or VisualSettings.categories),
+                   device=_resolve_device(s.device),
+                   batch_size=s.batch_size, head=head, head_id=head_id,
                    aesthetic_unavailable=unavailable, text_cache=models_cache_dir() / "clip-text",
                    # A hub snapshot is immutable (its commit is in model_id); a folder can be overwritten.
                    weights_fingerprint="" if src.repo_id else _folder_fingerprint(Path(src.folder)))
@@ -494,11 +504,13 @@ class ClipScorer:
         return out
 
 
-def build_visual_scorer(cfg: dict, *, cache_dir: str | Path | None = None) -> ClipScorer | None:
-    """The configured visual scorer (None for ``backend: none``)."""
-    backend = str(cfg.get("backend", "transformers")).strip()
+def build_visual_scorer(cfg: VisualSettings | dict, *, cache_dir: str | Path | None = None) -> ClipScorer | None:
+    """The configured visual scorer (None for ``backend: none``); ``cfg``: the visual settings (or the raw
+    ``visual`` section)."""
+    s = VisualSettings.of(cfg)
+    backend = s.backend.strip()
     if backend == "none":
         return None
     if backend != "transformers":
         raise ConfigError(f"visual.backend must be transformers or none; got {backend!r}")
-    return ClipScorer.from_config(cfg, cache_dir=cache_dir)
+    return ClipScorer.from_config(s, cache_dir=cache_dir)
