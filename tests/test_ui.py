@@ -136,8 +136,14 @@ def open_page(driver, url: str, ready_xpath: str, what: str):
 
 
 def asset_node(name: str) -> str:
-    """An asset's name in the lineage graph (the nodes are HTML inside SVG foreignObjects)."""
-    return f"//*[local-name()='foreignObject']//*[normalize-space(text())={_lit(name)}]"
+    """An asset's name in the lineage graph (the nodes are HTML inside SVG foreignObjects). A name too long for its
+    node is drawn middle-truncated (``perceptual_…_model``): that counts when the visible head and tail are this
+    name's own."""
+    lit, shown = _lit(name), "normalize-space(text())"
+    head, tail = f"substring-before({shown}, '…')", f"substring-after({shown}, '…')"
+    truncated = (f"string-length({head}) > 0 and starts-with({lit}, {head}) and "
+                 f"substring({lit}, string-length({lit}) - string-length({tail}) + 1) = {tail}")
+    return f"//*[local-name()='foreignObject']//*[{shown}={lit} or ({truncated})]"
 
 
 def all_visible(driver, xpaths: list[str]) -> bool:
