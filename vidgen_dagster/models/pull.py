@@ -273,7 +273,7 @@ def pull(config: dict, echo: Callable[[str], None] = print) -> list[str]:
                 from ..core.coarse.scoring.text import build_text_detector
 
                 echo(f"{step}: fetching {what} -> {dest}")
-                build_text_detector({**config["ocr"], "allow_download": True})
+                build_text_detector(config["ocr"])  # building it makes PaddleOCR fetch its models into its cache
             elif step == "aesthetic":
                 _fetch_file(step, what, Path(dest), {"md5": visual.AESTHETIC_HEAD_MD5}, echo)
             else:
