@@ -176,6 +176,7 @@ def test_batched_detection_is_rapidocrs_own_detection(detector, media):
     """detect_many bypasses rapidocr's TextDetector call (float32 preprocessing, one batch per clip):
     the boxes must be exactly the ones rapidocr's own call finds, in its reading order, and a batch
     must give each frame what it gets alone."""
+    detector = detector.fresh(memo_frames=0)  # every call runs the network: nothing remembered from the batch
     frames = first_middle_last(media / "hardsub_cuts__vsr_test2.mp4")
     frames.append(frame_at(media / "synthetic_text_timecode__moviepy_smpte-2997.mp4", 5.0))
     batched = detector.detect_many(frames)
@@ -453,3 +454,98 @@ def test_text_stage_version_follows_the_text_threshold_only_with_early_exit():
     rows = [{"frames_scored": 1}, {"frames_scored": 3}, {"frames_scored": None, "status": "failed"}]
     scorer = type("Scorer", (), {"options": score_options(base["ocr"], base["thresholds"])})()
     assert stage.summarize(rows, scorer) == {"frames_scored": 4, "early_exit_above": base["thresholds"]["ocr_max_area"]}
+
+
+# ------------------------------------------------------------------------------- repeated frames
+
+
+def counting_passes(monkeypatch, detector) -> dict[str, int]:
+    """Count the frames (det) and crops (rec) that really go through each network; the sessions are shared
+    by every detector of the process, and the counting is undone after the test."""
+    counts = {"det": 0, "rec": 0}
+    recognizer = detector._load_recognizer()
+    det_session, rec_session = detector._det.session, recognizer.session
+
+    def det(batch):
+        counts["det"] += len(batch)
+        return det_session(batch)
+
+    def rec(batch):
+        counts["rec"] += len(batch)
+        return rec_session(batch)
+
+    monkeypatch.setattr(detector._det, "session", det)
+    monkeypatch.setattr(recognizer, "session", rec)
+    return counts
+
+
+@pytest.mark.media
+def test_repeated_frames_run_the_networks_once(detector, media, monkeypatch):
+    """The fades test video shows the same card in several shots: its decoded frames repeat pixel for pixel,
+    within a clip and across clips. A repeated frame is neither detected nor read again, and scores exactly
+    as the networks score it; a new detector (a new run) remembers nothing."""
+    fades = frames_at(media / "synthetic_fades__pyscenedetect_fades.mp4", [3.84, 5.02, 6.15, 8.34])
+    assert np.array_equal(fades[0], fades[2]) and np.array_equal(fades[1], fades[3])
+    assert not np.array_equal(fades[0], fades[1])
+    timecode = frame_at(media / "synthetic_text_timecode__moviepy_smpte-2997.mp4", 5.0)
+    config = load_config()
+    early = score_options(config["ocr"], config["thresholds"])
+    full = {**early, "stop_above": None}
+    # two clips of the fades video (early exit, as the stage scores), then a clip whose two frames are the same
+    # timecode frame, scored in full: one batch, every box read
+    runs = [(fades[:3], early), (fades[3:], early), ([timecode, timecode.copy()], full)]
+    boxes = sum(s >= full["min_box_score"] for s in detector.fresh(memo_frames=0).detect(timecode)[1])
+    assert boxes >= 2
+
+    counts = counting_passes(monkeypatch, detector)
+    plain = detector.fresh(memo_frames=0)
+    expected = [score_text(plain, frames, **opts) for frames, opts in runs]
+    assert counts["det"] == 6 and counts["rec"] >= 2 * boxes
+    assert expected[2]["box_count"] == boxes and "00:00:05" in expected[2]["text_sample"]
+    plain_reads = counts["rec"]
+
+    counts.update(det=0, rec=0)
+    remembering = detector.fresh()
+    assert [score_text(remembering, frames, **opts) for frames, opts in runs] == expected
+    # 2 distinct fades frames of 4 and 1 timecode frame of 2; the copy's boxes were read with the first
+    assert counts["det"] == 3 and counts["rec"] <= plain_reads - boxes, (counts, plain_reads)
+    assert remembering.memo.hits >= 3
+
+    counts.update(det=0, rec=0)
+    assert score_text(detector.fresh(), fades[:1], **early) == score_text(plain, fades[:1], **early)
+    assert counts["det"] == 2  # the new detector's memo was empty: the frame went through the network
+
+
+def test_frame_memo_is_a_bounded_lru():
+    from vidgen_dagster.core.coarse.scoring.text import FrameMemo
+
+    a, b, c = (np.full((32, 48, 3), v, np.uint8) for v in (0, 1, 2))
+    keys = [FrameMemo.frame_key(x) for x in (a, b, c)]
+    assert len(set(keys)) == 3 and FrameMemo.frame_key(a.copy()) == keys[0]
+    assert FrameMemo.frame_key(np.zeros((48, 32, 3), np.uint8)) != keys[0]  # same bytes, other shape
+    memo = FrameMemo(2)
+    memo.put(keys[0], "a")
+    memo.put(keys[1], "b")
+    assert memo.get(keys[0]) == "a"  # a is now the most recent
+    memo.put(keys[2], "c")  # evicts b, the least recent
+    assert memo.get(keys[1]) is None and memo.get(keys[0]) == "a" and memo.get(keys[2]) == "c"
+    assert memo.hits == 3
+    off = FrameMemo(0)
+    off.put(keys[0], "a")
+    assert off.get(keys[0]) is None
+
+
+def test_detectors_share_sessions_not_memos():
+    """build_text_detector loads the ONNX sessions once per process and settings (a worker runs many shards);
+    each call gets its own, empty memo."""
+    first, second = build_text_detector(OCR_CFG), build_text_detector(OCR_CFG)
+    assert first is not second and first._det is second._det and first._rec is second._rec
+    assert first.memo is not second.memo and first.memo.size > 0
+    other_threads = build_text_detector({**OCR_CFG, "threads": first._threads + 1})
+    assert other_threads._det is not first._det
+    frame = np.zeros((64, 96, 3), np.uint8)
+    first.detect(frame)
+    second.detect(frame)
+    assert first.memo.hits == 0 and second.memo.hits == 0
+    first.detect(frame.copy())
+    assert first.memo.hits == 1
