@@ -11,7 +11,8 @@ changes made meanwhile cannot blur the comparison. A clip's text decision is ``t
 thresholds.ocr_max_area`` (the rule ``coarse_selection`` applies; cross-checked against the ``text``
 reasons the home recorded). Scoring uses the stage's own options (``ocr.early_exit``: a clip stops once the
 filter has rejected it, so a rejected clip's area, boxes and frames-with-text are lower bounds and are not
-compared; ``--no-early-exit`` scores every frame). Prints every clip whose decision changed, and every kept
+compared; ``--no-early-exit`` scores every frame; one detector per shard, as the stage builds one per run, so
+a frame repeated within a shard is detected and read once). Prints every clip whose decision changed, and every kept
 clip whose area (beyond 1e-4), box count or frames-with-text changed; the OCR cost per frame (CPU seconds of
 this process, all onnxruntime threads: the machine may be shared, wall time is printed too); the CPU seconds
 of a threaded PyAV decode of the videos those clips come from (every frame, as
@@ -63,19 +64,26 @@ def main(argv: list[str] | None = None) -> int:
     recorded = {r["clip_id"]: any(x.split(":")[0] == "text" for x in r["reasons"] or [])
                 for r in query(args.home, "SELECT clip_id, reasons FROM coarse_selection")}
     store = Store(str(args.home))
-    clips = [(cf.clip_id, [cf.image(r) for r in cfg.get("frames") or ROLES if cf.has(r)])
+    clips = [(m.shard, cf.clip_id, [cf.image(r) for r in cfg.get("frames") or ROLES if cf.has(r)])
              for m in load_manifests(store) for cf in coarse.iter_clip_frames(store, m.shard)]
-    clips = [(c, f) for c, f in clips if c in before]
-    detector = build_text_detector(cfg)
-    if detector is None:
+    clips = [(s, c, f) for s, c, f in clips if c in before]
+    warm = build_text_detector(cfg)
+    if warm is None:
         print("ocr.backend is none: nothing to compare", file=sys.stderr)
         return 1
     options = score_options(cfg, config["thresholds"])
-    score_text(detector, clips[0][1][:1])  # warm-up: first-call allocations are not per-frame cost
+    score_text(warm, clips[0][2][:1])  # warm-up: first-call allocations are not per-frame cost
     load = os.getloadavg()
     t, cpu = time.perf_counter(), time.process_time()
-    after = {c: score_text(detector, frames, **options) for c, frames in clips}
+    after, detectors = {}, {}
+    for shard, c, frames in clips:  # one detector per shard, as the stage builds one per run
+        if shard not in detectors:
+            detectors[shard] = build_text_detector(cfg)
+        after[c] = score_text(detectors[shard], frames, **options)
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    reused = sum(getattr(getattr(d, "memo", None), "hits", 0) for d in detectors.values())
+    detector = warm
+    clips = [(c, f) for _, c, f in clips]
     n_frames = sum(len(f) for _, f in clips)
 
     changed = 0
@@ -97,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: {len(mismatched_record)} clips whose recorded text reason disagrees with the rule")
     scored = sum(a.get("frames_scored", len(f)) for (c, f), a in zip(clips, after.values(), strict=True))
     print(f"OCR {detector.model_id}, early exit {'off' if options['stop_above'] is None else 'at ' + str(limit)}: "
-          f"{scored} of {n_frames} frames detected; {1000 * cpu / n_frames:.1f} ms CPU per frame "
+          f"{scored} of {n_frames} frames scored ({reused} detections/readings reused for repeated frames); "
+          f"{1000 * cpu / n_frames:.1f} ms CPU per frame "
           f"({cpu:.2f} s CPU, {seconds:.1f} s wall, load average {load[0]:.1f} at start)")
     if not args.no_decode:
         paths = sorted({r["path"] for r in query(args.home, "SELECT DISTINCT v.path FROM videos v JOIN clips c "

@@ -510,6 +510,12 @@ def test_repeated_frames_run_the_networks_once(detector, media, monkeypatch):
     # 2 distinct fades frames of 4 and 1 timecode frame of 2; the copy's boxes were read with the first
     assert counts["det"] == 3 and counts["rec"] <= plain_reads - boxes, (counts, plain_reads)
     assert remembering.memo.hits >= 3
+    # the text_scores step reports the reuse in its summary (asset metadata)
+    from vidgen_dagster.core.coarse.scoring.registry import BY_NAME
+
+    scorer = type("Scorer", (), {"options": early, "detector": remembering})()
+    summary = BY_NAME["text_scores"].summarize([{"frames_scored": 6}], scorer)
+    assert summary["repeated_frame_results_reused"] == remembering.memo.hits
 
     counts.update(det=0, rec=0)
     assert score_text(detector.fresh(), fades[:1], **early) == score_text(plain, fades[:1], **early)

@@ -174,10 +174,17 @@ class TextStage(ClipStage):
         return Unavailable(why) if detector is None else _TextScorer(detector, cfg, config.get("thresholds") or {})
 
     def summarize(self, rows: list[dict], scorer) -> dict:
-        """How many frames were detected (early exit leaves out the frames of clips already rejected)."""
+        """How many frames were scored (early exit leaves out the frames of clips already rejected), and how
+        many network results were reused for frames repeated within the run (rapidocr's frame memo)."""
         scored = [r["frames_scored"] for r in rows if r.get("frames_scored") is not None]
         stop = getattr(scorer, "options", {}).get("stop_above")
-        return {"frames_scored": sum(scored), "early_exit_above": stop} if scored else {}
+        if not scored:
+            return {}
+        out = {"frames_scored": sum(scored), "early_exit_above": stop}
+        memo = getattr(getattr(scorer, "detector", None), "memo", None)
+        if memo is not None:
+            out["repeated_frame_results_reused"] = memo.hits
+        return out
 
     def version(self, config: dict) -> str:
         """With ``ocr.early_exit`` the scores depend on ``thresholds.ocr_max_area`` (a clip stops there), so
