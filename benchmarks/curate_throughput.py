@@ -289,8 +289,12 @@ def bench_n(n: int, srcs: list[Path], work: Path, jobs: int | None, workers: int
     if "text_scores" in steps:
         clips = clip_count(home)
         per_frame = f", {1000 * steps['text_scores'] / (3 * clips):.0f} ms per OCR frame" if clips else ""
-        print(f"N={n}: {clips} clips; OCR (text_scores) / decode: {steps['text_scores'] / decode_s:.2f}"
-              f"{per_frame}; scenes / decode: {steps.get('scenes', 0.0) / decode_s:.2f}")
+        # A step runs on one thread of its worker (cores / jobs threads each, 1 here), so its summed wall
+        # seconds are about its CPU seconds: compared with decode's CPU seconds, not decode's wall time
+        # (which spreads over every core).
+        print(f"N={n}: {clips} clips; step seconds / decode CPU seconds: OCR (text_scores) "
+              f"{steps['text_scores'] / decode_cpu:.2f}{per_frame}; scenes {steps.get('scenes', 0.0) / decode_cpu:.2f}; "
+              f"frames {steps.get('frames', 0.0) / decode_cpu:.2f}")
     print(f"N={n}: load after curate: {loadavg()}; CPU seconds curate/decode {first['cpu'] / decode_cpu:.2f} "
           "(less sensitive to a shared machine's load than the wall ratio)")
     again = run_curate([folder], home, jobs, work / f"curate_{n}_noop.log")

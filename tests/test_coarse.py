@@ -43,6 +43,9 @@ def test_plan_keeps_first_middle_last_and_pairs_a_time_gap_apart():
     "static_long__intel_one-by-one-person-detection.mp4",  # keyframe every 10 frames: most GOPs skipped
     "text_kinetic__mejs_echo-hereweare.webm",  # VP8
     "hd_30s__moviepy_big_buck_bunny_0_30.webm",
+    "cuts_fades__pyscenedetect_testvideo.mp4",  # H.264 with B-frames: a planned frame comes out after later packets
+    "motion_yuv444__imageio_cockatoo.mp4",
+    "dark_multistream__torchcodec_nasa_13013.mp4",  # two video streams
 ])
 def test_gop_selective_decode_returns_exactly_the_sequential_frames(media, name):
     from vidgen_dagster.core.common.media import analysis_size, decode_frames, probe

@@ -32,7 +32,13 @@ def test_definitions_load(home):
                                                           *models])
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"shard_accounting", "coarse_accounting", "curated_accounting", "schema", "kept_rate",
-            "failure_rate", "column_schema_change"} == checks
+            "failure_rate"} == checks
+    # Blocking accounting checks run in their asset's own step; the others in one step, so a shard run
+    # has one check step whatever its assets (a step costs event writes).
+    graph = defs.resolve_asset_graph()
+    checks_of = {k.asset_key.to_user_string(): k.name for k in graph.asset_check_keys if k.name.endswith("accounting")}
+    for asset, name in checks_of.items():
+        assert dg.AssetCheckKey(dg.AssetKey(asset), name) in graph.get(dg.AssetKey(asset)).check_keys
     assert defs.resolve_schedule_def("recurate_stale_shards") is not None
     assert defs.resolve_job_def("curate_shard") is not None
     assert defs.resolve_sensor_def("footage_sensor") is not None
@@ -105,7 +111,7 @@ def test_each_asset_materialises_for_a_shard(home, shard):
     # Every video in exactly one state: the blocking accounting check passed with the clips ...
     checks = [e.asset_check_evaluation_data for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert sorted((c.check_name, c.passed) for c in checks) == [
-        ("column_schema_change", True), ("schema", True), ("shard_accounting", True)]
+        ("schema", True), ("shard_accounting", True)]
     # The clips' own check ran with clips; the coarse graph's check runs with coarse_selection.
     # ... and fails when a row goes missing.
     from vidgen_dagster.core.scenes.stages import account_shard
@@ -115,6 +121,19 @@ def test_each_asset_materialises_for_a_shard(home, shard):
     store.write("clips", shard, all_clips.slice(1))
     assert any("in clips False and dropped 0 times" in p for p in account_shard(store, shard))
     store.write("clips", shard, all_clips)
+    # In a real run the failed check stops the run at clips: recorded, and nothing below it runs.
+    runs_table = store.read("scene_runs", shard)
+    store.write("scene_runs", shard, runs_table.slice(1))
+    res = dg.materialize(assets, selection=["clips", "frames"], partition_key=shard, instance=instance,
+                         resources=defs.resources, raise_on_error=False)
+    assert not res.success
+    failed = [e.asset_check_evaluation_data for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert [(c.check_name, c.passed) for c in failed if c.check_name == "shard_accounting"] == [
+        ("shard_accounting", False)]
+    assert res.asset_materializations_for_node("clips") and not res.asset_materializations_for_node("frames")
+    store.write("scene_runs", shard, runs_table)
+    assert dg.materialize(assets, selection=["clips"], partition_key=shard, instance=instance,
+                          resources=defs.resources).success  # repaired: the check passes again
     store.refresh_catalog()
     states = store.query("SELECT state, count(*) AS n FROM video_states GROUP BY 1 ORDER BY 1").to_pylist()
     assert states == [{"state": "duplicate", "n": 1}, {"state": "failed", "n": 1}, {"state": "processed", "n": 5}]

@@ -11,6 +11,7 @@ So a second ``vidgen curate`` over the same input materialises nothing, and a ch
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from .core.common.errors import ConfigError, StoreError
 from .core.common.store import Store, resolve_home
 from .core.ingest import shards as shardlib
 from .instance import fail_dead_runs, prepare_instance, run_tags
+from .staleness import asset_graph, plan_runs, record_runs
 
 JOB = "curate_shard"
 Echo = Callable[[str], None]
@@ -99,46 +101,6 @@ class CurateResult:
         return all(r.success for r in self.runs)
 
 
-def stale_assets(defs, instance, partition: str, keys: Sequence, force: Sequence = ()) -> list:
-    """The subset of ``keys`` that must run for ``partition``, in topological order.
-
-    Staleness is Dagster's own (the resolver behind the UI's "stale" markers): an asset partition is
-    MISSING (never materialised) or STALE when its code version changed or a parent's current data version
-    differs from the one recorded in its provenance when it ran (our assets publish content-hash data
-    versions, so a parent re-run that wrote the same rows makes nothing stale). Dagster reports causes one
-    edge at a time; a run plan must also include what lies below an asset about to run, since its new data
-    may differ, so the descendants (within ``keys``) of anything stale are added. ``force`` runs whatever the
-    records say (source files that changed on disk, which no materialisation record can know).
-
-    Dagster's ``RunRequest(stale_assets_only=True)`` cannot be used instead: it asks the resolver without a
-    partition key, for which partitioned assets are always reported fresh (dagster/_scheduler/stale.py).
-    """
-    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-    from dagster._core.definitions.temporal_context import TemporalContext
-    from dagster._time import get_current_datetime
-
-    graph = asset_graph(defs)
-    view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-                          instance=instance, asset_graph=graph)
-    resolver = CachingStaleStatusResolver(instance=instance, asset_graph=graph, loading_context=view)
-    wanted = set(keys)
-    order = [k for level in graph.toposorted_asset_keys_by_level
-             for k in sorted(level, key=lambda a: a.to_user_string()) if k in wanted]
-    to_run: list = []
-    for key in order:
-        parents = graph.get(key).parent_keys & wanted
-        if (key in force or parents & set(to_run)
-                or resolver.get_status(key, partition) in (StaleStatus.STALE, StaleStatus.MISSING)):
-            to_run.append(key)
-    return to_run
-
-
-def asset_graph(defs):
-    """The asset graph of Definitions (the CLI) or of a loaded repository (a schedule's evaluation)."""
-    return defs.resolve_asset_graph() if hasattr(defs, "resolve_asset_graph") else defs.asset_graph
-
-
 def shard_assets(defs) -> list:
     from .defs.resources import video_shards
 
@@ -178,12 +140,12 @@ def _worker_setup(home: str, log_level: str, threads: int) -> None:
 
     if threads:
         os.environ["VIDGEN_THREADS"] = str(threads)  # OCR and decoder threads: a share of the cores
-        try:
-            import torch
-
-            torch.set_num_threads(threads)
-        except Exception:  # noqa: BLE001 - torch is optional for the threads setting
-            pass
+        # torch (and any OpenMP/BLAS user) sizes its pool from these when it is first imported; importing it
+        # here only to set its threads cost every worker seconds, in runs that never use it.
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = str(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
     os.environ["VIDGEN_HOME"] = home
     os.environ["DAGSTER_HOME"] = str(prepare_instance(home))
     _WORKER.update(defs=build_definitions(home), instance=dg.DagsterInstance.get(), log_level=log_level)
@@ -299,9 +261,10 @@ def curate(
 
     observe_models(instance, config)  # a pulled or removed model: the assets that use it are stale
     force = [dg.AssetKey("shard_manifest"), dg.AssetKey("videos")]
+    plan = plan_runs(defs, instance, shards, selection, {s: force for s in changed})
     work: list[tuple[str, list[str]]] = []
     for i, shard in enumerate(shards, 1):
-        keys = stale_assets(defs, instance, shard, selection, force if shard in changed else ())
+        keys = plan.stale[shard]
         if not keys:
             echo(f"[{i}/{len(shards)}] {shard}: up to date")
             continue
@@ -310,6 +273,8 @@ def curate(
         work.append((shard, names))
     jobs = min(jobs or default_jobs(), max(1, len(work)))
     result.runs = _execute(work, resolved, jobs, log_level, echo)
+    if work and result.ok:  # every stale asset and all below it ran: the shards are up to date now
+        record_runs(instance, plan, selection, shards, [r.run_id for r in result.runs])
     if work or not (store.is_local and Path(store.catalog_path).exists()):
         try:
             store.refresh_catalog()

@@ -2,7 +2,7 @@
 materialised, stale, failed, and which asset checks failed (``vidgen status``, and the failed-check
 list at the end of ``vidgen curate``).
 
-Staleness is the same rule ``vidgen curate`` applies (:func:`runner.stale_assets`), so "stale" here is
+Staleness is the same rule ``vidgen curate`` applies (:func:`staleness.plan_runs`), so "stale" here is
 exactly what the next ``curate`` would re-run. Our asset checks are not partitioned, so the latest
 evaluation *per shard* is found through the shard each result names in its metadata (older results:
 the partition tag of the run that produced them).
@@ -108,7 +108,8 @@ def shard_statuses(home: str, config_path: str | None = None) -> list[ShardStatu
     from .core.ingest import shards as shardlib
     from .defs.graph import build_definitions
     from .defs.models import observe_models
-    from .runner import home_config, stale_assets, upstream_of, use_home
+    from .runner import home_config, upstream_of, use_home
+    from .staleness import plan_runs
 
     home = use_home(home)
     store = Store(home)
@@ -123,9 +124,10 @@ def shard_statuses(home: str, config_path: str | None = None) -> list[ShardStatu
     try:
         checks = failed_checks(instance, check_keys, {m.shard for m in manifests})
         out = []
+        plan = plan_runs(defs, instance, [m.shard for m in manifests], keys)
         for m in manifests:
             st = ShardStatus(m.shard, readable_name([f.path for f in m.files]), len(m.files))
-            rerun = {k.to_user_string() for k in stale_assets(defs, instance, m.shard, keys)}
+            rerun = {k.to_user_string() for k in plan.stale[m.shard]}
             for key in keys:
                 name = key.to_user_string()
                 done = instance.fetch_materializations(

@@ -15,14 +15,17 @@ def build_recurate_schedule(job, cron: str) -> dg.ScheduleDefinition:
                  description="Requests, per shard, a run of exactly the assets that are stale (never "
                              "materialised, code version changed, or upstream data changed).")
     def recurate_stale_shards(context: dg.ScheduleEvaluationContext, vidgen: VidgenResource):
-        from ..runner import stale_assets, upstream_of
+        from ..runner import upstream_of
+        from ..staleness import plan_runs
 
         observe_models(context.instance, vidgen.config)  # a model pulled since: its scores are stale
         defs = context.repository_def
         keys = upstream_of(defs, None)
         requests = []
-        for shard in sorted(context.instance.get_dynamic_partitions(video_shards.name)):
-            stale = stale_assets(defs, context.instance, shard, keys)
+        shards = sorted(context.instance.get_dynamic_partitions(video_shards.name))
+        plan = plan_runs(defs, context.instance, shards, keys)
+        for shard in shards:
+            stale = plan.stale[shard]
             if stale:
                 requests.append(dg.RunRequest(
                     partition_key=shard, asset_selection=stale,

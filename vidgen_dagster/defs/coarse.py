@@ -17,7 +17,7 @@ from ..core.coarse.scoring.registry import STAGES
 from ..core.coarse.scoring.stage import ClipStage
 from ..core.coarse.selection import selection_hash
 from ..core.common.config import section_hash
-from .common import accounting_check, log_progress, result
+from .common import accounting_spec, log_progress, result
 from .models import model_key
 from .resources import VidgenResource, video_shards
 
@@ -76,7 +76,7 @@ def observe_sampling_reference(instance, resources: dict) -> None:
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
 
 
-def build_coarse_assets(config: dict, home: str) -> tuple[list, list]:
+def build_coarse_assets(config: dict, home: str) -> list:
     @dg.asset(partitions_def=video_shards, group_name="coarse", deps=["clips"],
               code_version=f"1-{section_hash(config, 'frames')}", op_tags=k8s_resources("2", "4Gi"),
               description="The one decode of every clip: first/middle/last frames and optical-flow pairs "
@@ -91,16 +91,16 @@ def build_coarse_assets(config: dict, home: str) -> tuple[list, list]:
 
     @dg.asset(partitions_def=video_shards, group_name="coarse", deps=[*scores, sampling_reference],
               code_version=f"1-{selection_hash(config)}",
+              check_specs=[accounting_spec("coarse_selection", "coarse_accounting",
+                                           "Every clip has one frames row, one row per score table and one "
+                                           "decision (kept, or rejected with reasons).")],
               description="Thresholds (`thresholds.*`) and category-balanced sampling (`sampling.*`): every clip "
                           "kept or rejected with all its reasons; filters without scores listed as not applied.")
     def coarse_selection(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = coarse.run_selection(vidgen.store, context.partition_key, vidgen.config)
         if summary["filters_not_applied"] != "none":
             context.log.warning(f"filters not applied (scores missing): {summary['filters_not_applied']}")
-        return result(vidgen, "coarse_selection", context.partition_key, summary, context=context)
+        return result(vidgen, "coarse_selection", context.partition_key, summary, context=context,
+                      accounting=("coarse_accounting", coarse.account_coarse))
 
-    coarse_accounting = accounting_check(coarse_selection, "coarse_accounting", coarse.account_coarse,
-        "Every clip has one frames row, one row per score table and one decision "
-        "(kept, or rejected with reasons).")
-
-    return [frames, *scores, coarse_selection], [coarse_accounting]
+    return [frames, *scores, coarse_selection]

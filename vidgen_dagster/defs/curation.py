@@ -15,7 +15,7 @@ from ..core.common.config import section_hash
 from ..core.fine_curation import stages as fine_stages
 from ..core.fine_curation.rules import detectors_version
 from .coarse import MODEL_RETRY, k8s_resources, report_failures
-from .common import accounting_check, log_progress, result
+from .common import accounting_spec, log_progress, result
 from .models import model_key
 from .resources import VidgenResource, video_shards
 
@@ -24,7 +24,7 @@ def _prompt_version(spec: str) -> str:
     return load_prompt(spec).version
 
 
-def build_curation_assets(config: dict) -> tuple[list, list]:
+def build_curation_assets(config: dict) -> list:
     cap_cfg, judge_cfg = config["captions"], config["judge"]
     caption_prompts = _prompt_version(cap_cfg.get("prompt") or "caption_v1.txt") + (
         "+" + _prompt_version(cap_cfg["system_prompt"]) if cap_cfg.get("system_prompt") else "")
@@ -57,6 +57,10 @@ def build_curation_assets(config: dict) -> tuple[list, list]:
 
     @dg.asset(partitions_def=video_shards, group_name="captioning", deps=[caption_checks],
               code_version=f"1-{fine_stages.curated_hash(config)}",
+              check_specs=[accounting_spec("curated_clips", "curated_accounting",
+                                           "Every clip has one captions, caption_checks and curated_clips row and "
+                                           "exactly one terminal state (kept without reasons; rejected/failed with "
+                                           "reasons).")],
               description="The final per-clip decision: coarse selection, captioning, alignment "
                           "(thresholds.alignment_min) and caption checks combined; every clip kept, "
                           "rejected (stage + reasons) or failed.")
@@ -64,10 +68,7 @@ def build_curation_assets(config: dict) -> tuple[list, list]:
         summary = fine_stages.run_curated(vidgen.store, context.partition_key, vidgen.config)
         if summary["filters_not_applied"] != "none":
             context.log.warning(f"kept clips with filters not applied: {summary['filters_not_applied']}")
-        return result(vidgen, "curated_clips", context.partition_key, summary, context=context)
+        return result(vidgen, "curated_clips", context.partition_key, summary, context=context,
+                      accounting=("curated_accounting", fine_stages.account_curated))
 
-    curated_accounting = accounting_check(curated_clips, "curated_accounting", fine_stages.account_curated,
-        "Every clip has one captions, caption_checks and curated_clips row and exactly "
-        "one terminal state (kept without reasons; rejected/failed with reasons).")
-
-    return [captions, caption_checks, curated_clips], [curated_accounting]
+    return [captions, caption_checks, curated_clips]

@@ -27,9 +27,9 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
     config_path = config_path or ""
     if config is None:
         config = load_config(config_path or None, home_record(Store(home)))
-    scenes, clips, shard_accounting = build_scene_assets(config)
-    coarse, coarse_checks = build_coarse_assets(config, home)
-    curating, curating_checks = build_curation_assets(config)
+    scenes, clips = build_scene_assets(config)
+    coarse = build_coarse_assets(config, home)
+    curating = build_curation_assets(config)
     assets = [shard_manifest, videos, scenes, clips, *coarse, *curating]
     dataset = build_dataset_assets(config)
     curate_shard = dg.define_asset_job(
@@ -41,8 +41,7 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
         description="Export and report over every shard's curated clips.")
     defs = dg.Definitions(
         assets=[*assets, *dataset, sampling_reference, *MODEL_SOURCES],
-        asset_checks=[shard_accounting, *coarse_checks, *curating_checks, *build_checks(),
-                      *column_schema_checks(assets)],
+        asset_checks=build_checks(),
         jobs=[curate_shard, build_dataset],
         sensors=[build_footage_sensor(curate_shard)],
         schedules=[build_recurate_schedule(curate_shard, config["automation"]["recurate_cron"])],
@@ -50,16 +49,6 @@ def build_definitions(home: str | None = None, config_path: str | None = None,
         executor=choose_executor(),
     )
     return defs
-
-
-def column_schema_checks(assets: list) -> list:
-    """Dagster's own check that a table's columns did not change between materialisations (beta in this
-    Dagster: its warning would print on every command's stderr)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=dg.BetaWarning)
-        return list(dg.build_column_schema_change_checks(assets=assets))
 
 
 def choose_executor():

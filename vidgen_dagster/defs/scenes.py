@@ -5,7 +5,7 @@ import dagster as dg
 
 from ..core.common.config import section_hash
 from ..core.scenes.stages import account_shard, run_clips, run_scenes
-from .common import accounting_check, log_progress, result
+from .common import accounting_spec, log_progress, result
 from .ingest import videos
 from .resources import VidgenResource, video_shards
 
@@ -34,14 +34,14 @@ def build_scene_assets(config: dict) -> list:
 
     @dg.asset(partitions_def=video_shards, group_name="scenes", deps=[scenes],
               code_version=f"1-{section_hash(config, 'clips')}",
+              check_specs=[accounting_spec("clips", "shard_accounting",
+                                           "Every file, video and scene of the shard is in exactly one recorded "
+                                           "state.")],
               description="Training clips: transition frames excluded, short scenes dropped with reason, "
                           "long scenes split.")
     def clips(context: dg.AssetExecutionContext, vidgen: VidgenResource) -> dg.MaterializeResult:
         summary = run_clips(vidgen.store, context.partition_key, vidgen.config)
         return result(vidgen, "clips", context.partition_key, summary, extra_tables=["dropped_scenes"],
-                      context=context)
+                      context=context, accounting=("shard_accounting", account_shard))
 
-    shard_accounting = accounting_check(clips, "shard_accounting", account_shard,
-        "Every file, video and scene of the shard is in exactly one recorded state.")
-
-    return [scenes, clips, shard_accounting]
+    return [scenes, clips]

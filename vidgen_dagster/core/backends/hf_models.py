@@ -82,6 +82,8 @@ def resolve_hf_model(spec: str, revision: str = "", *, key: str, what: str = "mo
     hub = hf_cache_dir(cache_dir)
     missing = (f"{what} {spec}@{rev} not found in the HF cache ({hub}) — run `vidgen models pull` on a "
                f"networked machine, or set {key} to a local folder")
+    if not (Path(hub) / ("models--" + spec.replace("/", "--"))).is_dir():
+        return HFSource(None, missing)  # what the hub's lookup would say, without importing it (~0.3 s)
     try:
         from huggingface_hub import snapshot_download
 

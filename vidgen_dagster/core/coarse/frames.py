@@ -175,13 +175,27 @@ def _sample_gops(path, stream_index, start_time_s, size, wanted, frame_times, se
                     found.add(index)
                     out.extend(_keep(frame, index, t, size, wanted, settings))
 
-        def needed(lo: float, hi: float) -> bool:
-            k = bisect.bisect_left(targets, lo - 1e-6)
-            return k < len(targets) and targets[k] <= hi + 1e-6
+        def pending() -> bool:  # a planned frame of the GOP so far is not out of the decoder yet
+            lo = bisect.bisect_left(targets, gop_start - 1e-6)
+            hi = bisect.bisect_right(targets, gop_max + 1e-6)
+            return any(by_time[targets[k]] not in found for k in range(lo, hi))
 
-        gop: list = []
+        # Packets of the current GOP are buffered and fed to the decoder, in order from its keyframe, only
+        # while a planned frame in it is still to come out; the GOP's tail after its last planned frame is
+        # never decoded. A GOP fed to its end leaves the decoder ready for the next (no flush in between).
+        unfed: list = []
         gop_start = gop_max = 0.0
-        live = False  # the decoder holds the previous GOP (contiguous decoding)
+        live = False  # the decoder holds what was fed since its last flush
+        started = None  # set at the first packet (a stream that does not open on a keyframe starts a GOP too)
+
+        def feed() -> None:
+            nonlocal unfed, live
+            if not live:
+                codec.flush_buffers()
+            for p in unfed:
+                handle(codec.decode(p))
+            unfed, live = [], True
+
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
@@ -189,45 +203,23 @@ def _sample_gops(path, stream_index, start_time_s, size, wanted, frame_times, se
                 if packet.pts is None:
                     raise _Fallback()
                 t = packet.pts * tb - start_time_s
-                if packet.is_keyframe and gop:
-                    # The buffered GOP is complete: decode it only if a planned frame is in it.
-                    if gop[0] is not None:
-                        if needed(gop_start, gop_max):
-                            if not live:
-                                codec.flush_buffers()
-                            for p in gop:
-                                handle(codec.decode(p))
-                            live = True
-                        elif live:
-                            handle(codec.decode(None))  # drain the last decoded GOP, then reset
-                            codec.flush_buffers()
-                            live = False
-                    gop = []
+                if packet.is_keyframe or started is None:
+                    if unfed and live:  # the last GOP's tail was skipped: drain what was fed, then reset
+                        handle(codec.decode(None))
+                        codec.flush_buffers()
+                        live = False
                     if len(found) == len(wanted):
                         break
-                if not gop:
+                    unfed, started = [], True
                     gop_start = gop_max = t
                 elif t < gop_start - 1e-6:
                     raise _Fallback()  # open GOP: a frame shown before its keyframe
                 gop_max = max(gop_max, t)
-                if gop and gop[0] is None:  # already decoding this GOP as it streams in
-                    handle(codec.decode(packet))
-                    continue
-                gop.append(packet)
-                if len(gop) > 600 or needed(gop_start, gop_max):
-                    # A planned frame is in this GOP (or it is too long to buffer): decode from here on.
-                    if not live:
-                        codec.flush_buffers()
-                    for p in gop:
-                        handle(codec.decode(p))
-                    live = True
-                    gop = [None]  # marker: streaming
-            if gop and gop[0] is not None and needed(gop_start, gop_max):
-                if not live:
-                    codec.flush_buffers()
-                for p in gop:
-                    handle(codec.decode(p))
-                live = True
+                unfed.append(packet)
+                if pending() or len(unfed) > 600:  # (or too long to buffer)
+                    feed()
+            if unfed and pending():
+                feed()
             if live and len(found) < len(wanted):
                 handle(codec.decode(None))
         except av.error.FFmpegError as exc:

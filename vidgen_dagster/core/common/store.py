@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -388,10 +389,16 @@ class Store:
 
     def query(self, sql: str) -> pa.Table:
         """Run our own SQL (summaries, reports) over the catalog views."""
+        with self.views() as views:
+            return views.query(sql)
+
+    @contextmanager
+    def views(self) -> Iterator[Views]:
+        """One in-memory connection with every view, for several queries (building the views costs more
+        than a summary's query)."""
         con = self._views_connection()
         try:
-            rel = con.sql(sql)
-            return rel.to_arrow_table() if rel is not None else pa.table({})
+            yield Views(con)
         finally:
             con.close()
 
@@ -413,6 +420,17 @@ class Store:
             return con.sql(sql).to_arrow_table()
         finally:
             con.close()
+
+
+@dataclass
+class Views:
+    """The catalog's views in one open connection (:meth:`Store.views`)."""
+
+    con: duckdb.DuckDBPyConnection
+
+    def query(self, sql: str) -> pa.Table:
+        rel = self.con.sql(sql)
+        return rel.to_arrow_table() if rel is not None else pa.table({})
 
 
 MANIFESTS_DIR = "manifests"
