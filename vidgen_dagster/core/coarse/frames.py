@@ -193,6 +193,10 @@ def _sample_gops(path, stream_index, start_time_s, size, wanted, frame_times, se
             if not live:
                 codec.flush_buffers()
             for p in unfed:
+                # A frame no other frame references and nobody asked for need not be decoded at all.
+                mode = "DEFAULT" if round(p.pts * tb - start_time_s, 6) in by_time else "NONREF"
+                if codec.skip_frame != mode:
+                    codec.skip_frame = mode
                 handle(codec.decode(p))
             unfed, live = [], True
 
