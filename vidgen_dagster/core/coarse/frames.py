@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..common.errors import DecodeError, EmptyVideoError
-from ..common.media import iter_frames, open_container
+from ..common.media import iter_frames, open_container, use_decoder_threads
 
 ROLE_FIRST, ROLE_MIDDLE, ROLE_LAST = "first", "middle", "last"
 
@@ -159,7 +159,7 @@ def _sample_gops(path, stream_index, start_time_s, size, wanted, frame_times, se
     found: set[int] = set()
     try:
         stream = container.streams[stream_index]
-        stream.thread_type = "AUTO"
+        use_decoder_threads(stream)
         codec = stream.codec_context
         tb = float(stream.time_base or 0)
         if not tb:
