@@ -188,14 +188,14 @@ def detect_scenes(path: str | Path, probe: VideoProbe, settings: SceneSettings) 
         image = frame.image
         tc = FrameTimecode(frame.index, fps=rate)
         times.append(frame.time_s)
-        brightness.append(float(image.mean()))
+        brightness.append(sum(cv2.mean(image)[:3]) / 3.0)  # the mean of every sample (cv2: ~5x numpy's cost)
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         contrast.append(float(cv2.meanStdDev(gray)[1][0, 0]))
         # Share of near-black pixels: a fade's black is uniform, a dark shot keeps some of it lit.
         dark_share.append(1.0 - cv2.countNonZero(cv2.compare(gray, settings.fade_threshold, cv2.CMP_GE))
                           / gray.size)
         # Frozen-frame measure for the quality scores (one absdiff at 144 px: ~30 us a frame).
-        deltas.append(0.0 if previous is None else float(cv2.absdiff(image, previous).mean()))
+        deltas.append(0.0 if previous is None else sum(cv2.mean(cv2.absdiff(image, previous))[:3]) / 3.0)
         previous = image
         for det in cut_dets:
             cuts.update(t.frame_num for t in det.process_frame(tc, image))
