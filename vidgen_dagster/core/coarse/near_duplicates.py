@@ -146,8 +146,14 @@ def apply(store: Store, shard: str, config: dict, decisions: list[dict], rows: l
         return {"near_duplicates": "off (thresholds.near_duplicate_max_distance is null)"}
     if not store.has(TABLE, shard):
         return {"near_duplicates": f"not applied: no {TABLE} for this shard"}
-    matches = find_matches(store, shard, int(max_distance), min_cosine)
-    ranks = _ranks(store)
+    with store.views() as db:  # one set of catalog views for every query below (building them costs most)
+        return _apply(store, db, shard, decisions, rows, int(max_distance), min_cosine)
+
+
+def _apply(store: Store, db, shard: str, decisions: list[dict], rows: list[dict], max_distance: int,
+           min_cosine: float | None) -> dict:
+    matches = find_matches(db, shard, max_distance, min_cosine)
+    ranks = _ranks(db)
     my_rank = ranks.get(shard, 0)
     earlier = {m.other: m for m in matches if m.other_rank < my_rank}
     mine = {d["clip_id"]: d for d in decisions}
@@ -180,7 +186,7 @@ def apply(store: Store, shard: str, config: dict, decisions: list[dict], rows: l
         old = [c for c in members if c in earlier]
         return min(old, key=lambda c: (earlier[c].other_rank, -earlier[c].other_duration, c)) if old else None
 
-    stored = _stored_keepers(store, {k for k in map(earliest, groups.values()) if k}, shard)
+    stored = _stored_keepers(db, {k for k in map(earliest, groups.values()) if k}, shard)
     rejected = 0
     for members in groups.values():
         keeper = earliest(members)
