@@ -12,9 +12,13 @@ figures from the same files.
   written for rules-4 in eight batches: dense VLM prose, one-liners, lists, timelines, many verbs for a change of
   scene, and hard negatives -- pans, zooms, drones, "then he walks into", light and weather changes, screens inside
   the picture; labelled by the guideline in ``captions_unseen.md``; each batch was scored once before the rules were
-  tuned on it).
-* Held out (:data:`FRESH`): ``captions_fresh.jsonl``, written by another author without reading the rules and never
-  used for tuning. Its disagreements are printed only on request, so that tuning does not look at them.
+  tuned on it), and ``captions_tuning_styles.jsonl`` (374 captions written for rules-5 in five batches:
+  timestamps, screenplay and storyboard layouts, labelled shots, markdown, question-answer and vlog voices, broadcast
+  and documentary wording, and hard negatives aimed at the new rules' own trigger words; each of the first four
+  batches was scored once, by the rules and the learned detector, before anything was tuned on it).
+* Held out (:data:`FRESH`, :data:`FRESH2`): ``captions_fresh.jsonl`` and ``captions_fresh2.jsonl``, each written by
+  another author without reading the rules and never used for tuning. Their disagreements are printed only on
+  request, so that tuning does not look at them.
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ ORIGINAL = LABELS_DIR / "captions_labelled.jsonl"
 UNSEEN = LABELS_DIR / "captions_unseen.jsonl"  # guideline: tests/data/captions_unseen.md
 TUNING_EXTRA = LABELS_DIR / "captions_tuning_extra.jsonl"
 TUNING_MORE = LABELS_DIR / "captions_tuning_more.jsonl"
-TUNING_FILES = (ORIGINAL, UNSEEN, TUNING_EXTRA, TUNING_MORE)
+TUNING_STYLES = LABELS_DIR / "captions_tuning_styles.jsonl"
+TUNING_FILES = (ORIGINAL, UNSEEN, TUNING_EXTRA, TUNING_MORE, TUNING_STYLES)
 FRESH = DATA / "captions_fresh.jsonl"  # guideline: captions_fresh.md; held out, never tuned on
+FRESH2 = DATA / "captions_fresh2.jsonl"  # guideline: captions_fresh2.md; held out, never tuned on
+HELD_OUT_FILES = (FRESH, FRESH2)
 
 
 def load(path: Path) -> list[dict]:

@@ -31,8 +31,9 @@ and records the matched text as evidence in :attr:`RuleResult.reasons`. One modu
   text is left out of the n-gram/sentence tests.
 
 Measured by ``benchmarks/caption_rules_accuracy.py``: on the tuning material (every labelled file the rules were
-written or tuned against) and, with ``--held-out``, on ``tests/data/captions_fresh.jsonl``, written by another author
-without reading the rules and never tuned on.
+written or tuned against) and, with ``--held-out``, on ``tests/data/captions_fresh.jsonl`` and
+``captions_fresh2.jsonl``, each written by another author without reading the rules and never tuned on. rules-5 adds
+constructions found in captions of new styles (:mod:`.scene_rules`, which also gives their figures).
 
 Beside the rules, :func:`check_captions` can add a learned detector (:mod:`.learned`: MiniLM embeddings and a
 logistic head per label, ``caption_rules.learned``): a label is then ``rules OR learned``, and a learned verdict's
@@ -55,7 +56,7 @@ from vidgen_dagster.core.fine_curation.scene_rules import scene_transition
 if TYPE_CHECKING:
     from vidgen_dagster.core.fine_curation.learned import LearnedDetector
 
-RULES_VERSION = "rules-4"
+RULES_VERSION = "rules-5"
 
 
 @dataclass

@@ -36,6 +36,8 @@ _ST_NOT_DIRECTION = (
     r"(?!\s+(?:reveal|show|include|follow|focus|capture|display|frame|track|keep)\b)"
     # "the video fades to black": a fade-out unless more follows (the "fade phrase" rules decide)
     r"(?!\s+(?:black|white)\b)"
+    # "the picture returns to normal after a glitch" (rules-5)
+    r"(?!\s+(?:normal|its\s+(?:usual|normal|original))\b)"
 )
 _EDIT_NOUN = r"(?:shot|scene|view|clip|location|setting|close-?up|segment|sequence|footage|angle)"
 
@@ -176,10 +178,14 @@ PHRASE_RULES: list[Rule] = [
         ("montage|compilation|supercut|highlight|shots|scenes|clips|segments|vignettes",),
         re.compile(
             r"\b(?:montage|compilation|supercut|highlight\s+reel|"
+            r"(?<!takes\s)(?<!took\s)(?<!pours\s)(?<!poured\s)(?<!orders\s)(?<!fires\s)(?<!fired\s)"
             r"(?:multiple|several|various|different|distinct|separate|two|three|four|five|"
             r"a\s+series\s+of|a\s+sequence\s+of|a\s+collection\s+of)\s+"
             r"(?:\w+\s+)?(?:shots|scenes|clips|segments|vignettes|sequences))\b"
-            r"(?!\s+(?:at|on)\b)",  # "takes several shots at the hoop"
+            # "takes several shots at the hoop", "a montage-free clip"; rules-5: a photographer's or a bartender's
+            # shots, gunshots ("a series of shots rings out")
+            r"(?!\s+(?:at|on)\b)(?!-free\b)(?!\s*:?\s*(?:one\s+)?of\s+(?:tequila|whiske?y|vodka|rum|gin|espresso|liquor)\b)"
+            r"(?!\s+(?:rings?|rang|rung|echo(?:es)?|echoed|are\s+fired|were\s+fired|is\s+fired)\b)",
             _I,
         ),
     ),
@@ -189,7 +195,7 @@ PHRASE_RULES: list[Rule] = [
         # rules-4: only with something after the black ("fades to black and then opens on"); a fade-out at the end or
         # a fade-in from black at the start is one shot (captions_unseen.md)
         re.compile(
-            r"\b(?:fades?|fading|cuts?|dips?|dipping)\s+(?:out\s+)?to\s+black\b"
+            r"\b(?:fades?|fading|cuts?|dips?|dipping)\s+(?:out\s+)?to\s+black\b(?!\s+and\s+white\b)"
             r"(?!\s+(?:at|as|to)\s+(?:the\s+)?(?:end|close|finish|video\s+ends|clip\s+ends))"
             r"(?=\s*(?:[,;]|\band\b|\bbefore\b|\bthen\b|\.\s+(?!The\s+(?:video|clip)\s+ends)\S))",
             _I,
@@ -411,7 +417,7 @@ PHRASE_RULES: list[Rule] = [
         ("half|part|portion|section|segment", "video|clip|footage"),
         re.compile(
             r"\b(?:first|second|latter|last|final|other|next|middle)\s+(?:half|part|portion|section|segment)\s+"
-            r"of\s+the\s+(?:video|clip|footage)\b",
+            r"of\s+the\s+(?:video|clip|footage)\b(?![^.;!?]*\bsame\b)",  # "... down the same corridor"
             _I,
         ),
     ),
@@ -422,7 +428,8 @@ PHRASE_RULES: list[Rule] = [
         re.compile(
             r"\b(?:now\s+we(?:'re|\s+are)|we(?:'re|\s+are)\s+now)\s+(?:back\s+)?(?:in|at|on|inside|outside)\b|"
             r"\b(?:then|next|now|later)\s+we\s+(?:move|go|jump|cut|switch|return|head)\s+(?:back\s+)?to\b|"
-            r"\b(?:viewers?|the\s+audience)\s+(?:is|are)\s+(?:then\s+)?(?:taken|transported|brought)\s+to\b",
+            r"\b(?:viewers?|the\s+audience)\s+(?:is|are)\s+(?:then\s+)?(?:taken|transported|brought)\s+to\b"
+            r"(?!\s+(?:its|their|tears)\b)",  # "the audience is brought to its feet" (rules-5)
             _I,
         ),
     ),

@@ -63,7 +63,7 @@ _MARKED = re.compile(
     _I,
 )
 _LOCATED = re.compile(
-    rf"\b(?:in|at|inside|on|outside|aboard|within)\s+(?:(?:a|an|the|another|some|his|her|their|its|our|a\s+different)"
+    rf"\b(?:in|at|inside|on|outside|aboard|within|(?:view|interior|exterior|footage)\s+of)\s+(?:(?:a|an|the|another|some|his|her|their|its|our|a\s+different)"
     rf"\s+)?(?:[\w'-]+\s+){{0,3}}?({PLACE})\b" + _NOT_A_SETTING,
     _I,
 )
@@ -100,7 +100,9 @@ WITHIN_SHOT = re.compile(
     r"\b(?:pan(?:s|ned|ning)?|tilt(?:s|ed|ing)?|zoom(?:s|ed|ing)?|doll(?:y|ies|ying)|track(?:s|ed|ing)|"
     r"follow(?:s|ed)?|(?<!the\s)following|glid(?:e|es|ing)|rotat(?:e|es|ing)|orbit(?:s|ing)?|circl(?:e|es|ing)|sweep(?:s|ing)?|"
     r"pull(?:s|ing)?\s+(?:back|out|away)(?=\s+(?:to|and|from|revealing|showing)\b|\s*[,.;])|push(?:es|ing)?\s+in\b|cran(?:e|es|ing)|rises|rising|climbs|climbing|"
-    r"descends|descending|ascends|ascending|swing(?:s|ing)|altitude|stabili[sz]er|gimbal|steadicam|"
+    r"descends|descending|ascends|ascending|"
+    # a camera that swings round (not a batter or a child on a swing)
+    r"swing(?:s|ing)?\s+(?:round|around|left|right|over|across|back|up|down|away|toward|towards)\b|altitude|stabili[sz]er|gimbal|steadicam|"
     r"camera\s+(?:\w+\s+)?(?:moves|travels|drifts|glides|wanders|roams|slides)|"
     r"(?:one|single|continuous|unbroken)\s+(?:continuous\s+|unbroken\s+)?(?:take|shot)|the\s+whole\s+time|"
     r"as\s+(?:the|we|it|he|she|they)\s+(?:\w+\s+){0,2}(?:rises?|turns?|rounds?|continues?|"
@@ -195,6 +197,8 @@ def new_place(caption: str) -> list[str]:
 # List items: bullets, numbers, timestamps, "Frame 1:" / "Shot 2 -" labels, "In the second frame/image".
 _ITEM_START = re.compile(
     r"(?:^|\n)\s*(?:[-*\u2022\u2013]|\(?\d{1,2}[.)])\s+|"
+    # bracketed timestamps: "[0:00-0:04] ...", "(00:03) ...", "[5s] ..."
+    r"[\[(]\d{1,2}(?::\d{2})?\s*s?(?:\s*(?:-|\u2013|to)\s*\d{1,2}(?::\d{2})?\s*s?)?[\])]\s*|"
     r"(?:^|[.;:\n]\s*)(?:\d{1,2}(?::\d{2})?\s*(?:s|sec)?\s*(?:-|\u2013|to)\s*\d{1,2}(?::\d{2})?\s*(?:s|sec)?|"
     r"\d{1,2}:\d{2})\s*[:\-\u2013]?\s+|"
     r"(?:^|[.;\n]\s*)(?:frame|image|picture|shot|scene|clip|panel|step|part)\s*#?\d{1,2}\s*[:\-\u2013)]\s*|"
@@ -228,7 +232,9 @@ def places_across_items(caption: str) -> list[str]:
 
 _BEGINS_ENDS = re.compile(
     rf"\b(?:begins|starts|opens)\s+(?:in|at|inside|on|outside)\s+(?:\w+\s+){{0,3}}?({PLACE})\b"
-    rf"[^.;!?]*?\b(?:ends|finishes|closes|concludes)\s+(?:in|at|inside|on|outside)\s+(?:\w+\s+){{0,3}}?({PLACE})\b",
+    # in one sentence, or the next one: "The clip starts in a library. It ends at a stadium."
+    rf"[^.;!?]*?(?:[.;!?]\s+(?:it|the\s+(?:video|clip|footage|film))\s+(?:then\s+|finally\s+)?)?"
+    rf"\b(?:ends|finishes|closes|concludes)\s+(?:in|at|inside|on|outside)\s+(?:\w+\s+){{0,3}}?({PLACE})\b",
     _I,
 )
 
@@ -242,3 +248,4 @@ def begins_and_ends(caption: str) -> list[str]:
     if MOTION.search(sentence) or WITHIN_SHOT.search(sentence):
         return []
     return [f"place change: {quote(m.group(0))}"]
+
