@@ -272,7 +272,8 @@ def curate(
         echo(f"[{i}/{len(shards)}] {shard}: materializing {', '.join(names)}")
         work.append((shard, names))
     jobs = min(jobs or default_jobs(), max(1, len(work)))
-    result.runs = _execute(work, resolved, jobs, log_level, echo)
+    footage_bytes = {m.shard: sum(max(f.size_bytes, 0) for f in m.files) for m in [*manifests, *new]}
+    result.runs = _execute(work, resolved, jobs, log_level, echo, footage_bytes)
     if work and result.ok:  # every stale asset and all below it ran: the shards are up to date now
         record_runs(instance, plan, selection, shards, [r.run_id for r in result.runs])
     if work or not (store.is_local and Path(store.catalog_path).exists()):
@@ -287,7 +288,8 @@ def curate(
     return result
 
 
-def _execute(work: list[tuple[str, list[str]]], home: str, jobs: int, log_level: str, echo: Echo) -> list[ShardRun]:
+def _execute(work: list[tuple[str, list[str]]], home: str, jobs: int, log_level: str, echo: Echo,
+             size: dict[str, int] | None = None) -> list[ShardRun]:
     """Run each shard's stale assets as a run of the per-shard job: here when ``jobs`` is 1, else in
     ``jobs`` worker processes (each loads the code once and gets its share of the cores). On a terminal,
     progress bars: shards overall, and (in-process runs) the current step's videos or clips."""
@@ -298,11 +300,11 @@ def _execute(work: list[tuple[str, list[str]]], home: str, jobs: int, log_level:
     with progress.console(len(work)) as con:
         if con.bars:  # the bars replace Dagster's INFO progress lines; warnings still print
             echo, log_level = con.write, "WARNING"
-        return _execute_runs(work, home, jobs, log_level, echo, con)
+        return _execute_runs(work, home, jobs, log_level, echo, con, size or {})
 
 
 def _execute_runs(work: list[tuple[str, list[str]]], home: str, jobs: int, log_level: str, echo: Echo,
-                  con) -> list[ShardRun]:
+                  con, size: dict[str, int]) -> list[ShardRun]:
     runs: list[ShardRun] = []
     done = 0
 
@@ -328,7 +330,10 @@ def _execute_runs(work: list[tuple[str, list[str]]], home: str, jobs: int, log_l
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch/dagster threads
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_setup,
                              initargs=(home, "WARNING", threads)) as pool:
-        futures = {pool.submit(_run_shard, shard, names): shard for shard, names in work}
+        # Largest shards first (bytes of footage: a rough measure of a run's cost), so the last runs to start
+        # are short and no worker idles long while another finishes a big one.
+        biggest_first = sorted(work, key=lambda w: -size.get(w[0], 0))
+        futures = {pool.submit(_run_shard, shard, names): shard for shard, names in biggest_first}
         for fut in as_completed(futures):
             try:
                 finished(fut.result())
