@@ -523,7 +523,7 @@ def test_repeated_frames_run_the_networks_once(detector, media, monkeypatch):
 
 
 def test_frame_memo_is_a_bounded_lru():
-    from vidgen_dagster.core.coarse.scoring.text import FrameMemo
+    from vidgen_dagster.core.coarse.scoring.text_rapidocr import FrameMemo
 
     a, b, c = (np.full((32, 48, 3), v, np.uint8) for v in (0, 1, 2))
     keys = [FrameMemo.frame_key(x) for x in (a, b, c)]

@@ -186,7 +186,7 @@ def _sample_gops(path, stream_index, start_time_s, size, wanted, frame_times, se
         unfed: list = []
         gop_start = gop_max = 0.0
         live = False  # the decoder holds what was fed since its last flush
-        started = None  # set at the first packet (a stream that does not open on a keyframe starts a GOP too)
+        started = False  # a stream that does not open on a keyframe starts a GOP at its first packet too
 
         def feed() -> None:
             nonlocal unfed, live
@@ -207,7 +207,7 @@ def _sample_gops(path, stream_index, start_time_s, size, wanted, frame_times, se
                 if packet.pts is None:
                     raise _Fallback()
                 t = packet.pts * tb - start_time_s
-                if packet.is_keyframe or started is None:
+                if packet.is_keyframe or not started:
                     if unfed and live:  # the last GOP's tail was skipped: drain what was fed, then reset
                         handle(codec.decode(None))
                         codec.flush_buffers()

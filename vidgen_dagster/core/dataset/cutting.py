@@ -42,7 +42,7 @@ import av
 from av.video.frame import PictureType
 
 from ..common.errors import ExportError
-from ..common.media import iter_frames, open_container
+from ..common.media import iter_frames, open_container, use_decoder_threads
 
 CUT_VERSION = 1  # bump when the cut's output for the same inputs would change
 COPY_CODECS = frozenset({"h264", "hevc"})
@@ -335,7 +335,7 @@ def _verify(out_path: Path) -> tuple[int, int, int, list[float]]:
     container = open_container(out_path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        use_decoder_threads(stream)
         ftb = float(stream.time_base or Fraction(1, 1000))
         count, width, height, pts = 0, 0, 0, []
         for frame in container.decode(stream):
@@ -385,7 +385,7 @@ def cut_clip(
     container = open_container(src_path)
     try:
         stream = container.streams[stream_index]
-        stream.thread_type = "AUTO"
+        use_decoder_threads(stream)
         cc = stream.codec_context
         tb = Fraction(stream.time_base.numerator, stream.time_base.denominator) if stream.time_base else None
         rotation = _first_rotation(container, stream)
